@@ -7,3 +7,4 @@ from .verifier import verify  # noqa: F401
 from .interpreter import run as interpret  # noqa: F401
 
 __version__ = "0.1.0"
+from .api import jit  # noqa: F401,E402

@@ -1,9 +1,19 @@
 """Parse the IR's text form back into a `Module`.
 
-Invariant: for text the printer produced (or text in the same canonical
-form), `str(parse_ir(text)) == text`. Value names become hints, so
-hand-written IR keeps its names. `# file:line:col` comments become op
-locations; lines starting with `//` (FileCheck directives) are skipped.
+Invariants:
+- for text the printer produced (or text in the same canonical form),
+  `str(parse_ir(text)) == text`;
+- value names become hints, so hand-written IR keeps its names; a name is
+  defined once per function (redefinition is a `ParseError`); names are
+  scoped per function, not per region, so a value used outside the region
+  that defines it parses and is left for the verifier to reject;
+- `# file:line:col` comments at the end of a line become the location of
+  the op (or func) on that line; other `#` comments and `//` comments
+  (FileCheck directives) are skipped;
+- every malformed input raises `ParseError` naming the line (never a bare
+  Python exception). The parser checks syntax, not types: `irad.verify`
+  checks types, except where the text states a type twice (a cast's
+  source type), which must agree with the operand.
 """
 from __future__ import annotations
 
@@ -12,78 +22,106 @@ import re
 from .errors import Location, ParseError
 from .ir import Block, Func, Module, Op, Region
 from .ops import OPS
-from .ops.memory import VIEW_OPERANDS
 from .types import parse_type
 
 _TOKEN = re.compile(r"""
-    (?P<loc>\#\s*(?P<file>[^\s:]+):(?P<line>\d+):(?P<col>\d+)[ \t]*$)
+    (?P<loc>\#[ \t]*(?P<file>[^\s:]+):(?P<line>\d+):(?P<col>\d+)[ \t]*$)
   | (?P<comment>\#[^\n]*|//[^\n]*)
-  | (?P<type>(?:array|tuple)<[^{}]*?>(?:>)*)
   | (?P<value>%[A-Za-z0-9_.]+)
   | (?P<symbol>@[A-Za-z0-9_.]+)
-  | (?P<number>-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+|inf|nan)(?![A-Za-z0-9_]))
+  | (?P<number>-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+|inf|nan)(?![A-Za-z0-9_.]))
   | (?P<word>[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<arrow>->)
   | (?P<punct>[=,:()\[\]{}])
   | (?P<space>\s+)
 """, re.VERBOSE | re.MULTILINE)
 
+_COMPOUND_TYPES = ("array<", "tuple<")
 
-def _tokens(text: str):
-    pos, line = 0, 1
-    out = []
+
+def _type_end(text: str, pos: int, line: int) -> int:
+    """End of the `array<...>`/`tuple<...>` type starting at `pos`: brackets
+    balanced, only names, digits, commas and blanks inside."""
+    depth, k = 0, pos
+    while k < len(text):
+        c = text[k]
+        if c == "<":
+            depth += 1
+        elif c == ">":
+            depth -= 1
+            if depth == 0:
+                return k + 1
+        elif not (c.isalnum() or c in "_, \t"):
+            break
+        k += 1
+    raise ParseError(f"line {line}: unterminated type {text[pos:k]!r}")
+
+
+def tokenize(text: str) -> list[tuple]:
+    """(kind, text, line) triples; `loc` tokens carry a Location; ends with `eof`."""
+    pos, line, out = 0, 1, []
     while pos < len(text):
+        if text.startswith(_COMPOUND_TYPES, pos):
+            end = _type_end(text, pos, line)
+            out.append(("type", text[pos:end], line))
+            pos = end
+            continue
         m = _TOKEN.match(text, pos)
         if not m:
             raise ParseError(f"line {line}: unexpected text {text[pos:pos + 20]!r}")
-        kind = m.lastgroup if m.lastgroup not in ("file", "line", "col") else "loc"
         if m.group("loc"):
-            kind = "loc"
-        if kind == "loc":
-            out.append(("loc", Location(m.group("file"), int(m.group("line")), int(m.group("col")) - 1), line))
-        elif kind not in ("space", "comment"):
-            out.append((kind, m.group(kind), line))
+            loc = Location(m.group("file"), int(m.group("line")), max(int(m.group("col")) - 1, 0))
+            out.append(("loc", loc, line))
+        elif m.lastgroup not in ("space", "comment"):
+            out.append((m.lastgroup, m.group(m.lastgroup), line))
         line += m.group(0).count("\n")
         pos = m.end()
     out.append(("eof", "", line))
     return out
 
 
-def _balanced_type_end(text: str) -> bool:
-    return text.count("<") == text.count(">")
-
-
 class Parser:
     def __init__(self, text: str):
-        self.toks = _tokens(text)
+        self.toks = tokenize(text)
         self.i = 0
         self.scope: dict[str, object] = {}
 
     # ---- token helpers ----
     def peek(self, k: int = 0):
-        return self.toks[self.i + k]
+        return self.toks[min(self.i + k, len(self.toks) - 1)]
 
     def next(self):
-        tok = self.toks[self.i]
-        self.i += 1
+        tok = self.peek()
+        self.i = min(self.i + 1, len(self.toks) - 1)
         return tok
 
+    @property
+    def line(self) -> int:
+        return self.peek()[2]
+
+    def fail(self, message: str, line: int | None = None):
+        raise ParseError(f"line {self.line if line is None else line}: {message}")
+
     def error(self, what: str):
-        kind, text, line = self.peek()
-        raise ParseError(f"line {line}: expected {what}, found {text or kind!r}")
+        kind, text, _ = self.peek()
+        self.fail(f"expected {what}, found {text if kind != 'eof' else 'end of input'!r}")
 
     def expect(self, text: str):
-        if self.peek()[1] != text:
+        if not self.at(text):
             self.error(repr(text))
         return self.next()
 
+    def at(self, text: str) -> bool:
+        kind, tok, _ = self.peek()
+        return tok == text and kind in ("punct", "word", "arrow")
+
     def accept(self, text: str) -> bool:
-        if self.peek()[1] == text and self.peek()[0] in ("punct", "word", "arrow"):
+        if self.at(text):
             self.next()
             return True
         return False
 
-    def kind(self, kind: str):
+    def kind(self, kind: str) -> str:
         if self.peek()[0] != kind:
             self.error(kind)
         return self.next()[1]
@@ -93,78 +131,118 @@ class Parser:
 
     # ---- values and types ----
     def use(self):
+        line = self.line
         name = self.kind("value")[1:]
         if name not in self.scope:
-            kind, text, line = self.toks[self.i - 1]
-            raise ParseError(f"line {line}: use of undefined value %{name}")
+            self.fail(f"use of undefined value %{name}", line)
         return self.scope[name]
 
-    def uses(self, closer: str | None = None):
+    def uses(self):
+        """A possibly empty comma-separated list of value uses."""
         out = []
         if self.peek()[0] != "value":
             return out
         out.append(self.use())
-        while self.peek()[1] == "," and self.peek(1)[0] == "value":
+        while self.at(",") and self.peek(1)[0] == "value":
             self.next()
             out.append(self.use())
         return out
 
+    def new_name(self) -> str:
+        """A value name about to be defined (checked for redefinition)."""
+        line = self.line
+        name = self.kind("value")[1:]
+        if name in self.scope:
+            self.fail(f"redefinition of %{name}", line)
+        return name
+
     def define(self, value, name: str):
+        if name in self.scope:
+            self.fail(f"redefinition of %{name}")
         value.hint = name
         self.scope[name] = value
 
     def type(self):
         kind, text, line = self.next()
-        if kind == "type":
-            return parse_type(text)
-        if kind == "word":
+        if kind in ("type", "word"):
             try:
                 return parse_type(text)
-            except (ValueError, KeyError):
-                pass
-        raise ParseError(f"line {line}: expected a type, found {text!r}")
+            except ValueError as e:
+                self.fail(str(e), line)
+        self.fail(f"expected a type, found {text!r}", line)
 
     def types(self):
-        if self.accept("("):
-            out = []
-            while not self.accept(")"):
-                out.append(self.type())
-                self.accept(",")
-            return out
-        return [self.type()]
+        """One type, or a parenthesized (possibly empty) list of types."""
+        if not self.accept("("):
+            return [self.type()]
+        out = []
+        while not self.accept(")"):
+            out.append(self.type())
+            if not self.at(")"):
+                self.expect(",")
+        return out
+
+    def type_list(self):
+        """`t1, t2, ...` (at least one), as after the `:` of an op with results."""
+        out = [self.type()]
+        while self.accept(","):
+            out.append(self.type())
+        return out
+
+    def result_types(self):
+        """The types after an optional `:` ending an op."""
+        return self.type_list() if self.accept(":") else []
 
     def arrow_types(self):
-        return self.types() if self.peek()[0] == "arrow" and self.next() else []
+        return self.types() if self.accept("->") else []
+
+    def bindings(self):
+        """`(%a = %x, %b = %y)` after the opening `(`: (new names, initial values)."""
+        names, inits = [], []
+        while not self.accept(")"):
+            names.append(self.new_name())
+            self.expect("=")
+            inits.append(self.use())
+            if not self.at(")"):
+                self.expect(",")
+        return names, inits
 
     # ---- structure ----
     def module(self) -> Module:
         module = Module()
         while self.peek()[0] != "eof":
-            module.add(self.func())
+            line = self.line
+            func = self.func()
+            if func.name in module.funcs:
+                self.fail(f"function @{func.name} defined twice", line)
+            module.add(func)
         return module
 
     def func(self) -> Func:
         self.expect("func")
         name = self.kind("symbol")[1:]
         self.expect("(")
+        self.scope = {}
         arg_names, arg_types = [], []
         while not self.accept(")"):
-            arg_names.append(self.kind("value")[1:])
+            arg_names.append(self.new_name())
+            self.scope[arg_names[-1]] = None
             self.expect(":")
             arg_types.append(self.type())
-            self.accept(",")
-        self.kind("arrow")
+            if not self.at(")"):
+                self.expect(",")
+        self.expect("->")
         result_types = self.types()
         self.expect("{")
         func = Func(name, arg_types, result_types, arg_names, self.maybe_loc())
-        self.scope = {}
-        for a in func.args:
-            self.define(a, a.hint)
+        self.scope = {a.hint: a for a in func.args}
         self.block_body(func.body.block)
         return func
 
     def block_body(self, block: Block):
         while not self.accept("}"):
+            if self.peek()[0] == "eof":
+                self.error("'}'")
             block.append(self.op())
 
     def region(self, block: Block) -> Region:
@@ -174,17 +252,16 @@ class Parser:
     def op(self) -> Op:
         result_names = []
         if self.peek()[0] == "value":
-            result_names.append(self.kind("value")[1:])
+            result_names.append(self.new_name())
             while self.accept(","):
-                result_names.append(self.kind("value")[1:])
+                result_names.append(self.new_name())
             self.expect("=")
         kind, name, line = self.next()
-        if name not in OPS:
-            raise ParseError(f"line {line}: unknown op {name!r}")
+        if kind != "word" or name not in OPS:
+            self.fail(f"unknown op {name!r}", line)
         op = PARSE[OPS[name].syntax](self, name)
         if len(op.results) != len(result_names):
-            raise ParseError(f"line {line}: {name} defines {len(op.results)} results, "
-                             f"{len(result_names)} named")
+            self.fail(f"op '{name}' defines {len(op.results)} results, {len(result_names)} named", line)
         for r, n in zip(op.results, result_names):
             self.define(r, n)
         return op
@@ -192,26 +269,54 @@ class Parser:
     def simple(self, name, operands, result_types, attrs=None):
         return Op(name, operands, result_types, attrs, (), self.maybe_loc())
 
+    def with_regions(self, op: Op, regions) -> Op:
+        op.regions = list(regions)
+        for r in op.regions:
+            r.parent = op
+        return op
+
 
 def _generic(p: Parser, name):
     operands = p.uses()
-    types = p.types() if p.accept(":") else []
-    if OPS[name].syntax == "alloc":
-        return p.simple(name, operands, types, {"type": types[0]})
-    return p.simple(name, operands, types)
+    line = p.line
+    types = p.result_types()
+    if OPS[name].syntax != "alloc":
+        return p.simple(name, operands, types)
+    if len(types) != 1:
+        p.fail(f"op '{name}' needs exactly one result type", line)
+    return p.simple(name, operands, types, {"type": types[0]})
+
+
+def _literal(p: Parser, text: str, t, line: int):
+    """The Python value of a const literal of type `t`."""
+    try:
+        if t.is_bool and text in ("true", "false"):
+            return text == "true"
+        if t.is_int and re.fullmatch(r"-?\d+", text):
+            return int(text)
+        if t.is_float and text not in ("true", "false"):
+            return float(text)
+    except ValueError:
+        pass
+    p.fail(f"{text!r} is not a literal of type {t}", line)
 
 
 def _const(p, name):
     kind, text, line = p.next()
-    t = (p.expect(":"), p.type())[1]
-    value = {"true": True, "false": False}.get(text) if t.is_bool else (int(text) if t.is_int else float(text))
-    return p.simple(name, [], [t], {"value": value, "type": t})
+    if kind not in ("number", "word"):
+        p.fail(f"expected a literal, found {text!r}", line)
+    p.expect(":")
+    t = p.type()
+    return p.simple(name, [], [t], {"value": _literal(p, text, t, line), "type": t})
 
 
 def _cast(p, name):
     x = p.use()
     p.expect(":")
-    p.type()
+    line = p.line
+    source = p.type()
+    if source != x.type:
+        p.fail(f"cast operand has type {x.type}, not {source}", line)
     p.expect("to")
     t = p.type()
     return p.simple(name, [x], [t], {"type": t})
@@ -220,9 +325,10 @@ def _cast(p, name):
 def _dim(p, name):
     a = p.use()
     p.expect(",")
-    axis = int(p.kind("number"))
-    p.expect(":")
-    return p.simple(name, [a], [p.type()], {"axis": axis})
+    axis = p.kind("number")
+    if not axis.isdigit():
+        p.fail(f"dim axis must be a non-negative integer, found {axis!r}")
+    return p.simple(name, [a], p.result_types(), {"axis": int(axis)})
 
 
 def _indexed(p):
@@ -235,8 +341,7 @@ def _indexed(p):
 
 def _load(p, name):
     a, idx = _indexed(p)
-    p.expect(":")
-    return p.simple(name, [a, *idx], [p.type()])
+    return p.simple(name, [a, *idx], p.result_types())
 
 
 def _store(p, name):
@@ -246,31 +351,35 @@ def _store(p, name):
     return p.simple(name, [v, a, *idx], [])
 
 
+def _view_item(p, operands: list) -> str:
+    """One item of a view's `[...]`: returns its spec letter, appends its operands."""
+    if p.accept(":"):
+        return "f"
+    if p.accept("new"):
+        return "n"
+    first = p.use()
+    if not p.accept(":"):
+        operands.append(first)
+        return "i"
+    stop = p.use()
+    p.expect(":")
+    operands += [first, stop, p.use()]
+    return "s"
+
+
 def _view(p, name):
     source = p.use()
     p.expect("[")
     spec, operands = "", []
     while not p.accept("]"):
-        if p.accept(":"):
-            spec += "f"
-        elif p.accept("new"):
-            spec += "n"
-        else:
-            first = p.use()
-            if p.accept(":"):
-                operands += [first, p.use(), (p.expect(":"), p.use())[1]]
-                spec += "s"
-            else:
-                operands.append(first)
-                spec += "i"
-        p.accept(",")
-    assert all(k in VIEW_OPERANDS for k in spec)
-    p.expect(":")
-    return p.simple(name, [source, *operands], [p.type()], {"spec": spec})
+        spec += _view_item(p, operands)
+        if not p.at("]"):
+            p.expect(",")
+    return p.simple(name, [source, *operands], p.result_types(), {"spec": spec})
 
 
 def _for(p, name):
-    iv = p.kind("value")[1:]
+    iv = p.new_name()
     p.expect("=")
     lo = p.use()
     p.expect("to")
@@ -280,30 +389,19 @@ def _for(p, name):
     carried, inits = [], []
     if p.accept("iter_args"):
         p.expect("(")
-        while not p.accept(")"):
-            carried.append(p.kind("value")[1:])
-            p.expect("=")
-            inits.append(p.use())
-            p.accept(",")
+        carried, inits = p.bindings()
     types = p.arrow_types()
     p.expect("{")
     op = Op(name, [lo, hi, step, *inits], types, {}, (), p.maybe_loc())
     body = Block([lo.type] + [v.type for v in inits])
     for a, n in zip(body.args, [iv, *carried]):
         p.define(a, n)
-    op.regions = [p.region(body)]
-    op.regions[0].parent = op
-    return op
+    return p.with_regions(op, [p.region(body)])
 
 
 def _while(p, name):
     p.expect("(")
-    names, inits = [], []
-    while not p.accept(")"):
-        names.append(p.kind("value")[1:])
-        p.expect("=")
-        inits.append(p.use())
-        p.accept(",")
+    names, inits = p.bindings()
     types = p.arrow_types()
     p.expect("{")
     op = Op(name, inits, types, {}, (), p.maybe_loc())
@@ -313,19 +411,20 @@ def _while(p, name):
     regions = [p.region(before)]
     p.expect("do")
     p.expect("(")
-    after_names = []
+    line, after_names = p.line, []
     while not p.accept(")"):
-        after_names.append(p.kind("value")[1:])
-        p.accept(",")
+        after_names.append(p.new_name())
+        if not p.at(")"):
+            p.expect(",")
+    if len(after_names) != len(inits):
+        p.fail(f"while: the after region names {len(after_names)} values, "
+               f"the loop carries {len(inits)}", line)
     p.expect("{")
     after = Block([v.type for v in inits])
     for a, n in zip(after.args, after_names):
         p.define(a, n)
     regions.append(p.region(after))
-    op.regions = regions
-    for r in regions:
-        r.parent = op
-    return op
+    return p.with_regions(op, regions)
 
 
 def _if(p, name):
@@ -336,10 +435,7 @@ def _if(p, name):
     then = p.region(Block())
     p.expect("else")
     p.expect("{")
-    op.regions = [then, p.region(Block())]
-    for r in op.regions:
-        r.parent = op
-    return op
+    return p.with_regions(op, [then, p.region(Block())])
 
 
 def _terminator(p, name):
@@ -351,7 +447,7 @@ def _call(p, name):
     p.expect("(")
     args = p.uses()
     p.expect(")")
-    types = p.types() if p.accept(":") else []
+    types = p.result_types()
     return p.simple(name, args, types, {"callee": callee, "types": tuple(types)})
 
 
@@ -365,3 +461,11 @@ PARSE = {
 def parse_ir(text: str) -> Module:
     """Parse IR text (one or more `func`s) into a Module."""
     return Parser(text).module()
+
+
+def parse_func(text: str) -> Func:
+    """Parse IR text holding exactly one `func`."""
+    module = parse_ir(text)
+    if len(module.funcs) != 1:
+        raise ParseError(f"expected exactly one func, found {len(module.funcs)}")
+    return next(iter(module.funcs.values()))

@@ -1,17 +1,34 @@
 """Deterministic text form of the IR.
 
-Invariants: printing is a pure function of the IR (names come from value
-hints, made unique per function in definition order; values without a hint
-are numbered `%0, %1, ...`); `parse_ir(print_module(m))` prints identically.
-Source locations are printed as trailing `# file:line:col` comments.
+Invariants:
+- printing is a pure function of the IR and never fails on malformed IR
+  (an unknown value prints as `%<undefined ...>`, so broken IR can be shown);
+- names come from value hints (characters outside `[A-Za-z0-9_.]` become
+  `_`), made unique per function in definition order: a repeated hint `x`
+  becomes `x.1`, `x.2`, ..., skipping names that another value's hint
+  claims; values without a hint are numbered `%0, %1, ...`, skipping every
+  hinted name;
+- since printed names are unique and the parser keeps them as hints,
+  `str(parse_ir(print_module(m))) == print_module(m)`;
+- source locations are trailing `# basename:line:col` comments on the line
+  of the op (or of the `func`, or of an op's opening `{`).
 """
 from __future__ import annotations
 
 import math
+import re
 
 from .ir import Block, Func, Module, Op, Value
 
 INDENT = "  "
+_BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.]")
+
+
+def sanitize(hint: str | None) -> str | None:
+    """The printable form of a hint, or None when the value has no usable hint."""
+    if not hint:
+        return None
+    return _BAD_NAME_CHARS.sub("_", hint)
 
 
 class Namer:
@@ -19,20 +36,21 @@ class Namer:
 
     def __init__(self, func: Func):
         self.names: dict[Value, str] = {}
-        values = _definition_order(func)
-        taken = set()
-        reserved = {v.hint for v in values if v.hint}
+        values = definition_order(func)
+        hints = {v: sanitize(v.hint) for v in values}
+        reserved = set(hints.values()) - {None}
+        taken: set[str] = set()
         counter = 0
         for v in values:
-            if v.hint:
-                name, k = v.hint, 0
-                while name in taken:
-                    k += 1
-                    name = f"{v.hint}.{k}"
-            else:
+            if v in self.names:      # malformed IR may define a value twice
+                continue
+            hint = hints[v]
+            if hint is None:
                 while str(counter) in taken or str(counter) in reserved:
                     counter += 1
                 name = str(counter)
+            else:
+                name = _unique(hint, taken, reserved)
             taken.add(name)
             self.names[v] = name
 
@@ -40,7 +58,20 @@ class Namer:
         return "%" + self.names.get(v, f"<undefined {v.hint or id(v)}>")
 
 
-def _definition_order(func: Func) -> list[Value]:
+def _unique(hint: str, taken: set, reserved: set) -> str:
+    """`hint` if free, else the first `hint.k` that is neither taken nor another's hint."""
+    if hint not in taken:
+        return hint
+    k = 1
+    while f"{hint}.{k}" in taken or f"{hint}.{k}" in reserved:
+        k += 1
+    return f"{hint}.{k}"
+
+
+def definition_order(func: Func) -> list[Value]:
+    """Every value of `func` in the order the printer defines it:
+    function arguments, then per op its regions' block arguments (and their
+    contents) before the op's results."""
     out = list(func.args)
 
     def visit(block: Block):
@@ -50,16 +81,19 @@ def _definition_order(func: Func) -> list[Value]:
                     out.extend(b.args)
                     visit(b)
             out.extend(op.results)
-    visit(func.body.block)
+    for b in func.body.blocks:
+        visit(b)
     return out
 
 
 def format_types(types) -> str:
+    """One type bare, several (or none) as `(t1, t2)`."""
     types = list(types)
     return str(types[0]) if len(types) == 1 else "(" + ", ".join(map(str, types)) + ")"
 
 
 def format_literal(value, type) -> str:
+    """The text of a constant: `true`/`false`, an int, or a float (`nan`, `inf`, `-0.0`, repr)."""
     if type.is_bool:
         return "true" if value else "false"
     if type.is_int:
@@ -85,9 +119,10 @@ class Printer:
 
     def func(self, f: Func) -> str:
         args = ", ".join(f"{self.name(a)}: {a.type}" for a in f.args)
-        rt = format_types(f.result_types) if f.result_types else "()"
+        rt = format_types(f.result_types)
         self.lines.append(f"func @{f.name}({args}) -> {rt} {{{self.loc(f)}")
-        self.block(f.body.block, 1)
+        for block in f.body.blocks:
+            self.block(block, 1)
         self.lines.append("}")
         return "\n".join(self.lines)
 
@@ -98,16 +133,28 @@ class Printer:
     def op(self, op: Op, depth: int):
         pad = INDENT * depth
         lhs = self.names(op.results) + " = " if op.results else ""
-        text = SYNTAX[op.opdef.syntax](self, op)
-        if not op.regions:
-            self.lines.append(f"{pad}{lhs}{op.name}{text}{self.loc(op)}")
-            return
+        text = self.op_text(op)
+        if isinstance(text, str):
+            if not op.regions:
+                self.lines.append(f"{pad}{lhs}{op.name}{text}{self.loc(op)}")
+                return
+            text = [text]
         head, *joints = text
         self.lines.append(f"{pad}{lhs}{op.name}{head} {{{self.loc(op)}")
+        last = len(op.regions) - 1
         for i, region in enumerate(op.regions):
-            self.block(region.block, depth + 1)
-            joint = joints[i] if i < len(joints) else ""
+            for block in region.blocks:
+                self.block(block, depth + 1)
+            joint = joints[i] if i < len(joints) else (" {" if i < last else "")
             self.lines.append(f"{pad}}}{joint}")
+
+    def op_text(self, op: Op):
+        """The op's text after its name: a string, or for ops with regions a
+        list [head, joint after region 0, ...]. Malformed ops print generically."""
+        try:
+            return SYNTAX[_syntax(op)](self, op)
+        except (IndexError, KeyError, StopIteration, AttributeError, TypeError, ValueError):
+            return _generic(self, op)
 
     def result_suffix(self, op: Op) -> str:
         return " : " + ", ".join(str(r.type) for r in op.results) if op.results else ""
@@ -116,26 +163,35 @@ class Printer:
         return " -> " + format_types(r.type for r in op.results) if op.results else ""
 
 
+def _syntax(op: Op) -> str:
+    from .ops import OPS
+    d = OPS.get(op.name)
+    if d is None or d.syntax not in SYNTAX or d.regions != len(op.regions):
+        return "generic"
+    return d.syntax
+
+
 def _generic(p: Printer, op: Op) -> str:
     operands = " " + p.names(op.operands) if op.operands else ""
     return operands + p.result_suffix(op)
 
 
 def _const(p, op):
-    return f" {format_literal(op.attrs['value'], op.attrs['type'])} : {op.attrs['type']}"
+    t = op.attrs.get("type")
+    return f" {format_literal(op.attrs.get('value'), t)} : {t}"
 
 
 def _cast(p, op):
-    return f" {p.name(op.operands[0])} : {op.operands[0].type} to {op.results[0].type}"
+    return f" {p.name(op.operands[0])} : {op.operands[0].type} to {op.attrs.get('type')}"
 
 
 def _dim(p, op):
-    return f" {p.name(op.operands[0])}, {op.attrs['axis']} : i64"
+    return f" {p.name(op.operands[0])}, {op.attrs.get('axis')}" + p.result_suffix(op)
 
 
 def _load(p, op):
     a, *idx = op.operands
-    return f" {p.name(a)}[{p.names(idx)}] : {op.results[0].type}"
+    return f" {p.name(a)}[{p.names(idx)}]" + p.result_suffix(op)
 
 
 def _store(p, op):
@@ -146,14 +202,14 @@ def _store(p, op):
 def _view(p, op):
     source, *rest = op.operands
     it, items = iter(rest), []
-    for kind in op.attrs["spec"]:
+    for kind in op.attrs.get("spec", ""):
         if kind == "i":
             items.append(p.name(next(it)))
         elif kind == "s":
             items.append(":".join(p.name(next(it)) for _ in range(3)))
         else:
             items.append(":" if kind == "f" else "new")
-    return f" {p.name(source)}[{', '.join(items)}] : {op.results[0].type}"
+    return f" {p.name(source)}[{', '.join(items)}]" + p.result_suffix(op)
 
 
 def _for(p, op):
@@ -180,7 +236,7 @@ def _terminator(p, op):
 
 
 def _call(p, op):
-    return f" @{op.attrs['callee']}({p.names(op.operands)})" + p.result_suffix(op)
+    return f" @{op.attrs.get('callee')}({p.names(op.operands)})" + p.result_suffix(op)
 
 
 SYNTAX = {
@@ -191,8 +247,10 @@ SYNTAX = {
 
 
 def print_func(func: Func, locations: bool = True) -> str:
+    """The text of one function (no trailing newline)."""
     return Printer(func, locations).func(func)
 
 
 def print_module(module: Module, locations: bool = True) -> str:
+    """The text of a module: its functions separated by blank lines, ending with a newline."""
     return "\n\n".join(print_func(f, locations) for f in module.funcs.values()) + "\n"

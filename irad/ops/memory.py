@@ -44,7 +44,8 @@ define("dim", _dim_rule, syntax="dim", evaluate=lambda a, *, axis: np.int64(a.sh
 
 def _indices_rule(types, first_index, t: ArrayType):
     if len(types) - first_index != t.ndim:
-        raise TypeRuleError(len(types), f"{t.ndim} indices", f"{len(types) - first_index} indices")
+        raise TypeRuleError(len(types), f"{t.ndim} indices (one per dimension of {t})",
+                            f"{len(types) - first_index}")
     for i in range(first_index, len(types)):
         expect_same(types, i, I64)
 

@@ -16,9 +16,10 @@ import math
 import numpy as np
 
 from ..types import F32, F64, I1, ScalarType
-from .core import (TypeRuleError, arity, compare_rule, define, expect_scalar,
+from .core import (OPS, TypeRuleError, arity, compare_rule, define, expect_scalar,
                    same_type_rule)
 from .derivatives import ONE, MINUS_ONE, from_partials
+from .lowering import Binary, Compare, Intrinsic, Libm, Special
 
 FLOAT, NUM, INT_BOOL = ("float",), ("float", "int"), ("int", "bool")
 
@@ -34,7 +35,7 @@ def _const_rule(types, attrs):
     return [attrs["type"]]
 
 
-define("const", _const_rule, syntax="const",
+define("const", _const_rule, syntax="const", llvm=Special("const"),
        evaluate=lambda *, value, type: type.numpy.type(value))
 
 
@@ -62,7 +63,7 @@ def _cast_jvp(b, r, x, dx):
     return b.emit("cast", dx, type=r.type) if x.type.is_float and r.type.is_float else None
 
 
-define("cast", _cast_rule, syntax="cast", evaluate=_cast_eval, differentiable=True,
+define("cast", _cast_rule, syntax="cast", evaluate=_cast_eval, differentiable=True, llvm=Special("cast"),
        vjp=_cast_vjp, jvp=_cast_jvp, simplify=lambda b, op, k: op.operands[0]
        if op.operands[0].type == op.results[0].type else None)
 
@@ -88,68 +89,108 @@ def _pow(x, y):
 
 
 def _is(k, value):
+    """k is the constant `value`; a float zero must also have `value`'s sign."""
     return k is not None and k == value and not (isinstance(k, (float, np.floating)) and math.copysign(1, k) != math.copysign(1, value))
 
 
+def _is_zero(k, sign):
+    """k is a zero of the given sign (ints have both signs)."""
+    return k is not None and k == 0 and (not isinstance(k, (float, np.floating)) or math.copysign(1, k) == sign)
+
+
+def _def(v, name):
+    """The op defining v when it is a `name` op, else None."""
+    op = getattr(v, "op", None)
+    return op if op is not None and op.name == name else None
+
+
+# IEEE: x + (-0.0) == x and x - (+0.0) == x for every x (signed zeros and NaN
+# included), but x + 0.0 turns -0.0 into +0.0 and x * 0 is NaN for inf/NaN:
+# those rewrites need fastmath (nsz, nnan, ninf) or an integer type.
+
 def _simplify_add(b, op, k):
     x, y = op.operands
-    if _is(k[1], 0) and (x.type.is_int or math.copysign(1, k[1]) < 0 or b.fastmath):
+    exact = x.type.is_int or b.fastmath
+    if _is_zero(k[1], -1) or (exact and _is_zero(k[1], 1)):
         return x
-    if _is(k[0], 0) and (x.type.is_int or math.copysign(1, k[0]) < 0 or b.fastmath):
+    if _is_zero(k[0], -1) or (exact and _is_zero(k[0], 1)):
         return y
     return None
 
 
 def _simplify_sub(b, op, k):
-    return op.operands[0] if k[1] is not None and k[1] == 0 and (
-        op.operands[0].type.is_int or math.copysign(1, k[1]) > 0 or b.fastmath) else None
+    x, y = op.operands
+    exact = x.type.is_int or b.fastmath
+    if _is_zero(k[1], 1) or (exact and _is_zero(k[1], -1)):
+        return x
+    if _is_zero(k[0], -1) or (exact and _is_zero(k[0], 1)):
+        return b.neg(y)
+    if x is y and exact:
+        return _c(b, 0, x)
+    return None
 
 
 def _simplify_mul(b, op, k):
     x, y = op.operands
-    if k[1] is not None and k[1] == 1:
+    if _is(k[1], 1):
         return x
-    if k[0] is not None and k[0] == 1:
+    if _is(k[0], 1):
         return y
+    if _is(k[1], -1):
+        return b.neg(x)
+    if _is(k[0], -1):
+        return b.neg(y)
     if (x.type.is_int or b.fastmath) and (_is(k[0], 0) or _is(k[1], 0)):
         return _c(b, 0, x)
     return None
 
 
 def _simplify_div(b, op, k):
-    return op.operands[0] if k[1] is not None and k[1] == 1 else None
+    if _is(k[1], 1):
+        return op.operands[0]
+    if _is(k[1], -1):
+        return b.neg(op.operands[0])
+    return None
+
+
+def _simplify_neg(b, op, k):
+    inner = _def(op.operands[0], "neg")
+    return inner.operands[0] if inner is not None else None
 
 
 define("add", same_type_rule(2, NUM), evaluate=np.add, simplify=_simplify_add,
+       llvm=Binary(float="fadd", int="add"),
        **from_partials(lambda b, r, x, y: (ONE, ONE)))
 define("sub", same_type_rule(2, NUM), evaluate=np.subtract, simplify=_simplify_sub,
+       llvm=Binary(float="fsub", int="sub"),
        **from_partials(lambda b, r, x, y: (ONE, MINUS_ONE)))
 define("mul", same_type_rule(2, NUM), evaluate=np.multiply, simplify=_simplify_mul,
+       llvm=Binary(float="fmul", int="mul"),
        **from_partials(lambda b, r, x, y: (y, x)))
 define("div", same_type_rule(2, FLOAT), evaluate=np.true_divide, simplify=_simplify_div,
-       differentiable=True,
+       differentiable=True, llvm=Binary(float="fdiv"),
        vjp=lambda b, ct, r, x, y: (b.div(ct, y), b.neg(b.div(b.mul(ct, r), y))),
        jvp=lambda b, r, x, y, dx, dy: b.div(
            b.sub(dx or _c(b, 0.0, x), b.mul(r, dy)) if dy is not None else dx, y))
-define("floordiv", same_type_rule(2, NUM), evaluate=_floordiv,
+define("floordiv", same_type_rule(2, NUM), evaluate=_floordiv, llvm=Special("floordiv"),
        **from_partials(lambda b, r, x, y: (None, None)))
-define("mod", same_type_rule(2, NUM), evaluate=_mod,
+define("mod", same_type_rule(2, NUM), evaluate=_mod, llvm=Special("mod"),
        **from_partials(lambda b, r, x, y: (ONE, b.neg(b.floordiv(x, y)))))
-define("pow", same_type_rule(2, NUM), evaluate=_pow,
+define("pow", same_type_rule(2, NUM), evaluate=_pow, llvm=Special("pow"),
        **from_partials(lambda b, r, x, y: (
            b.mul(y, b.pow(x, b.sub(y, _c(b, 1.0, y)))),
            b.select(b.eq(x, _c(b, 0.0, x)), _c(b, 0.0, x), b.mul(r, b.log(x))))))
-define("fma", same_type_rule(3, FLOAT), evaluate=lambda x, y, z: x * y + z,
+define("fma", same_type_rule(3, FLOAT), evaluate=lambda x, y, z: x * y + z, llvm=Special("fma"),
        **from_partials(lambda b, r, x, y, z: (y, x, ONE)))
-define("neg", same_type_rule(1, NUM), evaluate=np.negative,
-       **from_partials(lambda b, r, x: (MINUS_ONE,)))
-define("abs", same_type_rule(1, NUM), evaluate=np.abs,
+define("neg", same_type_rule(1, NUM), evaluate=np.negative, simplify=_simplify_neg,
+       llvm=Special("neg"), **from_partials(lambda b, r, x: (MINUS_ONE,)))
+define("abs", same_type_rule(1, NUM), evaluate=np.abs, llvm=Special("abs"),
        **from_partials(lambda b, r, x: (b.select(b.lt(x, _c(b, 0.0, x)), _c(b, -1.0, x), _c(b, 1.0, x)),)))
-define("min", same_type_rule(2, NUM), evaluate=lambda x, y: y if y < x else x,
+define("min", same_type_rule(2, NUM), evaluate=lambda x, y: y if y < x else x, llvm=Special("min"),
        **from_partials(lambda b, r, x, y: (
            b.select(b.lt(y, x), _c(b, 0.0, x), _c(b, 1.0, x)),
            b.select(b.lt(y, x), _c(b, 1.0, x), _c(b, 0.0, x)))))
-define("max", same_type_rule(2, NUM), evaluate=lambda x, y: y if y > x else x,
+define("max", same_type_rule(2, NUM), evaluate=lambda x, y: y if y > x else x, llvm=Special("max"),
        **from_partials(lambda b, r, x, y: (
            b.select(b.gt(y, x), _c(b, 0.0, x), _c(b, 1.0, x)),
            b.select(b.gt(y, x), _c(b, 1.0, x), _c(b, 0.0, x)))))
@@ -157,32 +198,32 @@ define("max", same_type_rule(2, NUM), evaluate=lambda x, y: y if y > x else x,
 
 # ---- math functions (floats only) ---------------------------------------------
 
-def _unary(name, fn, partial):
-    define(name, same_type_rule(1, FLOAT), evaluate=fn, **from_partials(partial))
+def _unary(name, fn, partial, llvm):
+    define(name, same_type_rule(1, FLOAT), evaluate=fn, llvm=llvm, **from_partials(partial))
 
 
 def _inv_sqrt_1m_x2(b, x):
     return b.div(_c(b, 1.0, x), b.sqrt(b.sub(_c(b, 1.0, x), b.mul(x, x))))
 
 
-_unary("sin", np.sin, lambda b, r, x: (b.cos(x),))
-_unary("cos", np.cos, lambda b, r, x: (b.neg(b.sin(x)),))
-_unary("tan", np.tan, lambda b, r, x: (b.add(_c(b, 1.0, x), b.mul(r, r)),))
-_unary("asin", np.arcsin, lambda b, r, x: (_inv_sqrt_1m_x2(b, x),))
-_unary("acos", np.arccos, lambda b, r, x: (b.neg(_inv_sqrt_1m_x2(b, x)),))
-_unary("atan", np.arctan, lambda b, r, x: (b.div(_c(b, 1.0, x), b.add(_c(b, 1.0, x), b.mul(x, x))),))
-_unary("sinh", np.sinh, lambda b, r, x: (b.cosh(x),))
-_unary("cosh", np.cosh, lambda b, r, x: (b.sinh(x),))
-_unary("tanh", np.tanh, lambda b, r, x: (b.sub(_c(b, 1.0, x), b.mul(r, r)),))
-_unary("exp", np.exp, lambda b, r, x: (r,))
-_unary("expm1", np.expm1, lambda b, r, x: (b.add(r, _c(b, 1.0, x)),))
-_unary("log", np.log, lambda b, r, x: (b.div(_c(b, 1.0, x), x),))
-_unary("log1p", np.log1p, lambda b, r, x: (b.div(_c(b, 1.0, x), b.add(x, _c(b, 1.0, x))),))
-_unary("log2", np.log2, lambda b, r, x: (b.div(_c(b, 1 / math.log(2), x), x),))
-_unary("log10", np.log10, lambda b, r, x: (b.div(_c(b, 1 / math.log(10), x), x),))
-_unary("sqrt", np.sqrt, lambda b, r, x: (b.div(_c(b, 0.5, x), r),))
-_unary("floor", np.floor, lambda b, r, x: (None,))
-_unary("ceil", np.ceil, lambda b, r, x: (None,))
+_unary("sin", np.sin, lambda b, r, x: (b.cos(x),), Intrinsic("llvm.sin"))
+_unary("cos", np.cos, lambda b, r, x: (b.neg(b.sin(x)),), Intrinsic("llvm.cos"))
+_unary("tan", np.tan, lambda b, r, x: (b.add(_c(b, 1.0, x), b.mul(r, r)),), Libm("tan"))
+_unary("asin", np.arcsin, lambda b, r, x: (_inv_sqrt_1m_x2(b, x),), Libm("asin"))
+_unary("acos", np.arccos, lambda b, r, x: (b.neg(_inv_sqrt_1m_x2(b, x)),), Libm("acos"))
+_unary("atan", np.arctan, lambda b, r, x: (b.div(_c(b, 1.0, x), b.add(_c(b, 1.0, x), b.mul(x, x))),), Libm("atan"))
+_unary("sinh", np.sinh, lambda b, r, x: (b.cosh(x),), Libm("sinh"))
+_unary("cosh", np.cosh, lambda b, r, x: (b.sinh(x),), Libm("cosh"))
+_unary("tanh", np.tanh, lambda b, r, x: (b.sub(_c(b, 1.0, x), b.mul(r, r)),), Libm("tanh"))
+_unary("exp", np.exp, lambda b, r, x: (r,), Intrinsic("llvm.exp"))
+_unary("expm1", np.expm1, lambda b, r, x: (b.add(r, _c(b, 1.0, x)),), Libm("expm1"))
+_unary("log", np.log, lambda b, r, x: (b.div(_c(b, 1.0, x), x),), Intrinsic("llvm.log"))
+_unary("log1p", np.log1p, lambda b, r, x: (b.div(_c(b, 1.0, x), b.add(x, _c(b, 1.0, x))),), Libm("log1p"))
+_unary("log2", np.log2, lambda b, r, x: (b.div(_c(b, 1 / math.log(2), x), x),), Intrinsic("llvm.log2"))
+_unary("log10", np.log10, lambda b, r, x: (b.div(_c(b, 1 / math.log(10), x), x),), Intrinsic("llvm.log10"))
+_unary("sqrt", np.sqrt, lambda b, r, x: (b.div(_c(b, 0.5, x), r),), Intrinsic("llvm.sqrt"))
+_unary("floor", np.floor, lambda b, r, x: (None,), Intrinsic("llvm.floor"))
+_unary("ceil", np.ceil, lambda b, r, x: (None,), Intrinsic("llvm.ceil"))
 
 
 def _atan2_partials(b, r, y, x):
@@ -197,14 +238,72 @@ define("hypot", same_type_rule(2, FLOAT), evaluate=np.hypot,
 
 # ---- comparisons, logic, select ------------------------------------------------
 
-for _name, _fn in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
-                   ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)):
-    define(_name, compare_rule, evaluate=_fn)
+def _simplify_compare(reflexive):
+    """cmp(x, x) is `reflexive` for ints and bools (a float may be NaN)."""
+    def simplify(b, op, k):
+        x, y = op.operands
+        return b.const(reflexive, I1) if x is y and not x.type.is_float else None
+    return simplify
 
-define("and", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_and)
-define("or", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_or)
-define("xor", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_xor)
-define("not", same_type_rule(1, ("bool",)), evaluate=np.logical_not)
+
+for _name, _fn, _refl in (("lt", np.less, False), ("le", np.less_equal, True),
+                          ("gt", np.greater, False), ("ge", np.greater_equal, True),
+                          ("eq", np.equal, True), ("ne", np.not_equal, False)):
+    define(_name, compare_rule, evaluate=_fn, simplify=_simplify_compare(_refl))
+
+
+def _all_ones(k):
+    return k is not None and (bool(k) if isinstance(k, (bool, np.bool_)) else k == -1)
+
+
+def _simplify_and(b, op, k):
+    x, y = op.operands
+    if x is y:
+        return x
+    for c, other, const in ((k[1], x, y), (k[0], y, x)):
+        if c is not None and c == 0:
+            return const
+        if _all_ones(c):
+            return other
+    return None
+
+
+def _simplify_or(b, op, k):
+    x, y = op.operands
+    if x is y:
+        return x
+    for c, other, const in ((k[1], x, y), (k[0], y, x)):
+        if c is not None and c == 0:
+            return other
+        if _all_ones(c):
+            return const
+    return None
+
+
+def _simplify_xor(b, op, k):
+    x, y = op.operands
+    if x is y:
+        return _c(b, 0, x)
+    for c, other in ((k[1], x), (k[0], y)):
+        if c is not None and c == 0:
+            return other
+    return None
+
+
+def _simplify_not(b, op, k):
+    inner = _def(op.operands[0], "not")
+    return inner.operands[0] if inner is not None else None
+
+
+define("and", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_and, simplify=_simplify_and)
+define("or", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_or, simplify=_simplify_or)
+define("xor", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_xor, simplify=_simplify_xor)
+define("not", same_type_rule(1, ("bool",)), evaluate=np.logical_not, simplify=_simplify_not)
+
+# Operand order does not matter (IEEE add/mul commute, NaN payloads aside):
+# CSE matches these ops with their operands in either order.
+for _name in ("add", "mul", "and", "or", "xor", "eq", "ne"):
+    OPS[_name].extra["commutative"] = True
 
 
 def _select_rule(types, attrs):

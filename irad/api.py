@@ -1,0 +1,129 @@
+"""`irad.jit`: trace per argument signature, optimize, run natively or in
+the reference interpreter.
+
+Invariants: a JitFunction traces and compiles each signature once (guarded
+by a lock, so concurrent first calls compile once); calling it has the same
+effect on its arguments as calling the Python function (arrays are passed
+by reference); results are rebuilt in the structure the function returned,
+Python numbers where CPython would give Python numbers.
+"""
+from __future__ import annotations
+
+import functools
+import threading
+
+import numpy as np
+
+from .interpreter import run as interpret
+from .printer import print_func
+from .tracer import runtime_leaves, signature_key, trace
+
+TARGETS = ("cpu", "interpreter")
+STAGES = ("typed", "optimized", "llvm", "llvm-optimized", "asm")
+
+
+class Compiled:
+    """One specialization: traced and optimized IR plus a way to run it."""
+
+    def __init__(self, traced, target: str, options: dict):
+        self.traced = traced
+        self.typed = traced.func
+        self.optimized = optimize(traced.func, options)
+        self.captured = traced.captured
+        self.out_tree = traced.out_tree
+        self.target = target
+        self.native = None
+        if target == "cpu":
+            from .runtime import compile_func
+            self.native = compile_func(self.optimized, fastmath=options["fastmath"],
+                                       boundscheck=options["boundscheck"])
+
+    def run(self, leaves):
+        if self.native is not None:
+            return self.native(*leaves)
+        return interpret(self.optimized, leaves)
+
+
+def optimize(func, options):
+    try:
+        from .passes import run_pipeline
+    except ImportError:
+        return func
+    return run_pipeline(func, "default", fastmath=options["fastmath"])
+
+
+def rebuild_output(tree, results):
+    kind = tree[0]
+    if kind == "result":
+        value = results[tree[1]]
+        if tree[2] and isinstance(value, np.generic):
+            return value.item()
+        return value
+    if kind == "static":
+        return tree[1]
+    if kind == "dict":
+        return {k: rebuild_output(v, results) for k, v in tree[1].items()}
+    if kind == "struct":
+        obj = object.__new__(tree[1])
+        for k, v in tree[2].items():
+            object.__setattr__(obj, k, rebuild_output(v, results))
+        return obj
+    _, cls, items = tree
+    values = [rebuild_output(v, results) for v in items]
+    return cls(*values) if hasattr(cls, "_fields") else cls(values)
+
+
+class JitFunction:
+    def __init__(self, fn, target="cpu", cache=False, fastmath=False, boundscheck=True):
+        if target not in TARGETS:
+            raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+        functools.update_wrapper(self, fn)
+        self.fn = fn
+        self.target = target
+        self.options = {"fastmath": fastmath, "boundscheck": boundscheck, "cache": cache}
+        self._compiled: dict = {}
+        self._lock = threading.Lock()
+
+    @property
+    def signatures(self) -> list:
+        return list(self._compiled)
+
+    def specialization(self, args) -> Compiled:
+        key = tuple(signature_key(a) for a in args)
+        entry = self._compiled.get(key)
+        if entry is None:
+            with self._lock:
+                entry = self._compiled.get(key)
+                if entry is None:
+                    entry = Compiled(trace(self.fn, args), self.target, self.options)
+                    self._compiled[key] = entry
+        return entry
+
+    def __call__(self, *args):
+        entry = self.specialization(args)
+        leaves: list = []
+        for a in args:
+            runtime_leaves(a, leaves)
+        leaves.extend(entry.captured)
+        return rebuild_output(entry.out_tree, entry.run(leaves))
+
+    def ir(self, *args, stage: str = "typed") -> str:
+        entry = self.specialization(args)
+        if stage == "typed":
+            return print_func(entry.typed)
+        if stage == "optimized":
+            return print_func(entry.optimized)
+        if entry.native is None:
+            raise ValueError(f"stage {stage!r} needs target='cpu'")
+        return {"llvm": entry.native.llvm_ir, "llvm-optimized": entry.native.llvm_ir_optimized,
+                "asm": entry.native.asm}[stage]
+
+    def __repr__(self):
+        return f"<irad.jit {self.fn.__qualname__} target={self.target}>"
+
+
+def jit(fn=None, *, target="cpu", cache=False, fastmath=False, boundscheck=True):
+    """Compile `fn` on its first call per argument signature (usable as @jit or @jit(...))."""
+    if fn is None:
+        return lambda f: JitFunction(f, target, cache, fastmath, boundscheck)
+    return JitFunction(fn, target, cache, fastmath, boundscheck)

@@ -1,0 +1,148 @@
+"""Constant folding, algebraic simplification and folding of control flow
+with constant conditions. Registered as "fold" (alias "simplify").
+
+Invariants:
+- Folding uses the op's own `evaluate` slot (the interpreter's semantics)
+  under `np.errstate(all="ignore")`, so a folded constant is bit for bit
+  what the interpreter would compute. Only pure ops whose operands are all
+  `const` scalars fold; ops with array operands or results never do.
+- Simplification is the op table's `simplify(builder, op, constants)`
+  slot; the builder carries `fastmath`. Rules that are not IEEE-exact
+  (x + 0.0 → x, x * 0 → 0, ...) fire only with fastmath (see
+  irad/ops/scalar.py). New ops a rule emits land just before the op.
+- `if` on a constant condition is replaced by the ops of the chosen
+  region; a `for` with a constant trip count of 0 becomes its inits, of 1
+  its inlined body; a `while` whose condition is constant false becomes
+  one run of its before region.
+- Removed ops leave their operands' definitions behind: run "dce" after.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import numpy as np
+
+from ..ir import Block, Builder, Func, Op
+from .driver import DEFAULT_OPTIONS, PassOptions, register
+from .rewrite import ValueMap, const_value, python_scalar
+
+
+@register("fold")
+def fold(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
+    new = func.clone()
+    _Folder(options).block(new.body.block)
+    return new
+
+
+register("simplify")(fold)
+
+
+class _Folder:
+    def __init__(self, options: PassOptions):
+        self.fastmath = options.fastmath
+        self.vmap = ValueMap()
+
+    def block(self, block: Block) -> None:
+        """Rebuild block.ops; ops inlined from regions join the queue."""
+        pending = deque(block.ops)
+        block.ops = []
+        while pending:
+            op = pending.popleft()
+            self.vmap.apply(op)
+            inlined = self.visit(op, block)
+            if inlined:
+                pending.extendleft(reversed(inlined))
+
+    def visit(self, op: Op, block: Block) -> list[Op]:
+        """Append op (or what replaces it) to block; return ops to inline."""
+        if op.name in _CONTROL:
+            return _CONTROL[op.name](self, op, block)
+        if op.opdef.pure and op.name != "const" and self.fold_constant(op, block):
+            return []
+        if op.opdef.simplify is not None and self.simplify(op, block):
+            return []
+        block.append(op)
+        return []
+
+    def fold_constant(self, op: Op, block: Block) -> bool:
+        if op.opdef.evaluate is None or not op.operands or len(op.results) != 1:
+            return False
+        if not all(v.type.is_scalar for v in op.operands) or not op.result.type.is_scalar:
+            return False
+        values = [const_value(v) for v in op.operands]
+        if any(v is None for v in values):
+            return False
+        try:
+            with np.errstate(all="ignore"):
+                out = op.opdef.evaluate(*values, **op.attrs)
+            value = python_scalar(out, op.result.type)
+        except (ArithmeticError, ValueError, TypeError):
+            return False
+        b = Builder(block, op.loc)
+        self.vmap.replace(op.result, b.const(value, op.result.type))
+        return True
+
+    def simplify(self, op: Op, block: Block) -> bool:
+        b = Builder(block, op.loc, fastmath=self.fastmath)
+        result = op.opdef.simplify(b, op, [const_value(v) for v in op.operands])
+        if result is None or len(op.results) != 1 or result.type != op.result.type:
+            return False
+        self.vmap.replace(op.result, result)
+        return True
+
+    def regions(self, op: Op, block: Block) -> list[Op]:
+        for region in op.regions:
+            for b in region.blocks:
+                self.block(b)
+        block.append(op)
+        return []
+
+    def inline(self, op: Op, body: Block, args, results) -> list[Op]:
+        """Map body's args to `args` and op's results to `results`; return body's ops."""
+        for a, v in zip(body.args, args):
+            self.vmap.replace(a, v)
+        for r, v in zip(op.results, results):
+            self.vmap.replace(r, v)
+        return body.ops[:-1]
+
+
+def _fold_if(f: _Folder, op: Op, block: Block) -> list[Op]:
+    cond = const_value(op.operands[0])
+    if cond is None:
+        return f.regions(op, block)
+    chosen = op.regions[0 if cond else 1].block
+    return f.inline(op, chosen, [], chosen.terminator.operands)
+
+
+def _trip_count(op: Op) -> int | None:
+    bounds = [const_value(v) for v in op.operands[:3]]
+    if any(b is None for b in bounds) or bounds[2] == 0:
+        return None
+    return len(range(*(int(b) for b in bounds)))
+
+
+def _fold_for(f: _Folder, op: Op, block: Block) -> list[Op]:
+    trips = _trip_count(op)
+    inits = op.operands[3:]
+    if trips == 0:
+        for r, v in zip(op.results, inits):
+            f.vmap.replace(r, v)
+        return []
+    if trips == 1:
+        body = op.regions[0].block
+        return f.inline(op, body, [op.operands[0], *inits], body.terminator.operands)
+    return f.regions(op, block)
+
+
+def _fold_while(f: _Folder, op: Op, block: Block) -> list[Op]:
+    f.regions(op, block)
+    before = op.regions[0].block
+    condition = before.terminator
+    cond = const_value(f.vmap(condition.operands[0]))
+    if cond is None or cond:
+        return []
+    block.ops.pop()  # the while itself, appended by regions()
+    return f.inline(op, before, op.operands, condition.operands[1:])
+
+
+_CONTROL = {"if": _fold_if, "for": _fold_for, "while": _fold_while}
