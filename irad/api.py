@@ -14,6 +14,7 @@ import threading
 
 import numpy as np
 
+from .errors import IradError
 from .interpreter import run as interpret
 from .printer import print_func
 from .tracer import runtime_leaves, signature_key, trace
@@ -95,7 +96,10 @@ class JitFunction:
             with self._lock:
                 entry = self._compiled.get(key)
                 if entry is None:
-                    entry = Compiled(trace(self.fn, args), self.target, self.options)
+                    try:
+                        entry = Compiled(trace(self.fn, args), self.target, self.options)
+                    except IradError as e:
+                        raise e.with_traceback(None) from None
                     self._compiled[key] = entry
         return entry
 

@@ -10,6 +10,9 @@ Invariants:
 - `# file:line:col` comments at the end of a line become the location of
   the op (or func) on that line; other `#` comments and `//` comments
   (FileCheck directives) are skipped;
+- symbols are `@name` or quoted `@"any name"` (JSON escapes); a generic op
+  may carry attributes `{name = value, ...}` (bool, int, float, "string",
+  type) before its `: result types`;
 - every malformed input raises `ParseError` naming the line (never a bare
   Python exception). The parser checks syntax, not types: `irad.verify`
   checks types, except where the text states a type twice (a cast's
@@ -17,6 +20,7 @@ Invariants:
 """
 from __future__ import annotations
 
+import json
 import re
 
 from .errors import Location, ParseError
@@ -25,10 +29,11 @@ from .ops import OPS
 from .types import parse_type
 
 _TOKEN = re.compile(r"""
-    (?P<loc>\#[ \t]*(?P<file>[^\s:]+):(?P<line>\d+):(?P<col>\d+)[ \t]*$)
+    (?P<loc>\#[ \t]*(?P<file>[^\n]+?):(?P<line>\d+):(?P<col>\d+)[ \t]*$)
   | (?P<comment>\#[^\n]*|//[^\n]*)
   | (?P<value>%[A-Za-z0-9_.]+)
-  | (?P<symbol>@[A-Za-z0-9_.]+)
+  | (?P<symbol>@(?:[A-Za-z0-9_.]+|"(?:[^"\\\n]|\\.)*"))
+  | (?P<string>"(?:[^"\\\n]|\\.)*")
   | (?P<number>-?(?:\d+\.\d*(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+|inf|nan)(?![A-Za-z0-9_.]))
   | (?P<word>[A-Za-z_][A-Za-z0-9_.]*)
   | (?P<arrow>->)
@@ -57,6 +62,12 @@ def _type_end(text: str, pos: int, line: int) -> int:
     raise ParseError(f"line {line}: unterminated type {text[pos:k]!r}")
 
 
+def _unquote(text: str) -> str:
+    """A symbol's name (`@f` or `@"<lambda>"`) or a string literal's value."""
+    body = text[1:] if text.startswith("@") else text
+    return json.loads(body) if body.startswith('"') else body
+
+
 def tokenize(text: str) -> list[tuple]:
     """(kind, text, line) triples; `loc` tokens carry a Location; ends with `eof`."""
     pos, line, out = 0, 1, []
@@ -72,6 +83,8 @@ def tokenize(text: str) -> list[tuple]:
         if m.group("loc"):
             loc = Location(m.group("file"), int(m.group("line")), max(int(m.group("col")) - 1, 0))
             out.append(("loc", loc, line))
+        elif m.lastgroup in ("symbol", "string"):
+            out.append((m.lastgroup, _unquote(m.group(m.lastgroup)), line))
         elif m.lastgroup not in ("space", "comment"):
             out.append((m.lastgroup, m.group(m.lastgroup), line))
         line += m.group(0).count("\n")
@@ -220,7 +233,7 @@ class Parser:
 
     def func(self) -> Func:
         self.expect("func")
-        name = self.kind("symbol")[1:]
+        name = self.kind("symbol")
         self.expect("(")
         self.scope = {}
         arg_names, arg_types = [], []
@@ -278,13 +291,39 @@ class Parser:
 
 def _generic(p: Parser, name):
     operands = p.uses()
+    attrs = _attr_dict(p) if p.accept("{") else {}
     line = p.line
     types = p.result_types()
     if OPS[name].syntax != "alloc":
-        return p.simple(name, operands, types)
+        return p.simple(name, operands, types, attrs)
     if len(types) != 1:
         p.fail(f"op '{name}' needs exactly one result type", line)
-    return p.simple(name, operands, types, {"type": types[0]})
+    return p.simple(name, operands, types, {**attrs, "type": types[0]})
+
+
+def _attr_dict(p: Parser) -> dict:
+    """`name = value, ...}` after the `{` of a generic op's attributes."""
+    attrs = {}
+    while not p.accept("}"):
+        key = p.kind("word")
+        p.expect("=")
+        attrs[key] = _attr_value(p)
+        if not p.at("}"):
+            p.expect(",")
+    return attrs
+
+
+def _attr_value(p: Parser):
+    kind, text, line = p.peek()
+    if kind == "string":
+        return p.next()[1]
+    if kind == "number":
+        p.next()
+        return int(text) if re.fullmatch(r"-?\d+", text) else float(text)
+    if kind == "word" and text in ("true", "false"):
+        p.next()
+        return text == "true"
+    return p.type()
 
 
 def _literal(p: Parser, text: str, t, line: int):
@@ -443,7 +482,7 @@ def _terminator(p, name):
 
 
 def _call(p, name):
-    callee = p.kind("symbol")[1:]
+    callee = p.kind("symbol")
     p.expect("(")
     args = p.uses()
     p.expect(")")

@@ -11,17 +11,26 @@ Invariants:
 - since printed names are unique and the parser keeps them as hints,
   `str(parse_ir(print_module(m))) == print_module(m)`;
 - source locations are trailing `# basename:line:col` comments on the line
-  of the op (or of the `func`, or of an op's opening `{`).
+  of the op (or of the `func`, or of an op's opening `{`);
+- function names that are not plain (`<lambda>`) print quoted, `@"<lambda>"`;
+- a generic op prints its attributes as ` {name = value, ...}` (sorted)
+  before its result types, so no attribute is lost in the round trip.
 """
 from __future__ import annotations
 
+import json
 import math
 import re
+
+import numpy as np
 
 from .ir import Block, Func, Module, Op, Value
 
 INDENT = "  "
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.]")
+_PLAIN_SYMBOL = re.compile(r"[A-Za-z0-9_.]+")
+# attributes a syntax prints in its own form (never again as `{name = value}`)
+_SYNTAX_ATTRS = {"alloc": {"type"}}
 
 
 def sanitize(hint: str | None) -> str | None:
@@ -86,6 +95,25 @@ def definition_order(func: Func) -> list[Value]:
     return out
 
 
+def format_symbol(name: str) -> str:
+    """`@name`, quoted as `@"..."` (JSON string escapes) when not a plain name."""
+    return "@" + (name if _PLAIN_SYMBOL.fullmatch(name) else json.dumps(name))
+
+
+def format_attr(value) -> str:
+    """An attribute value of a generic op: bool, int, float, str, Type."""
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        text = "nan" if math.isnan(value) else repr(float(value))
+        return text if any(c in text for c in ".en") else text + ".0"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)
+
+
 def format_types(types) -> str:
     """One type bare, several (or none) as `(t1, t2)`."""
     types = list(types)
@@ -120,7 +148,7 @@ class Printer:
     def func(self, f: Func) -> str:
         args = ", ".join(f"{self.name(a)}: {a.type}" for a in f.args)
         rt = format_types(f.result_types)
-        self.lines.append(f"func @{f.name}({args}) -> {rt} {{{self.loc(f)}")
+        self.lines.append(f"func {format_symbol(f.name)}({args}) -> {rt} {{{self.loc(f)}")
         for block in f.body.blocks:
             self.block(block, 1)
         self.lines.append("}")
@@ -173,7 +201,16 @@ def _syntax(op: Op) -> str:
 
 def _generic(p: Printer, op: Op) -> str:
     operands = " " + p.names(op.operands) if op.operands else ""
-    return operands + p.result_suffix(op)
+    return operands + _attr_dict(op) + p.result_suffix(op)
+
+
+def _attr_dict(op: Op) -> str:
+    """` {name = value, ...}` for the attributes the op's syntax does not print otherwise."""
+    from .ops import OPS
+    d = OPS.get(op.name)
+    skip = _SYNTAX_ATTRS.get(d.syntax if d else "generic", set())
+    items = [f"{k} = {format_attr(v)}" for k, v in sorted(op.attrs.items()) if k not in skip]
+    return " {" + ", ".join(items) + "}" if items else ""
 
 
 def _const(p, op):
@@ -236,7 +273,7 @@ def _terminator(p, op):
 
 
 def _call(p, op):
-    return f" @{op.attrs.get('callee')}({p.names(op.operands)})" + p.result_suffix(op)
+    return f" {format_symbol(op.attrs['callee'])}({p.names(op.operands)})" + p.result_suffix(op)
 
 
 SYNTAX = {

@@ -222,7 +222,7 @@ class _Verifier:
                 self.fail(op, f"{self.operand(op, i)}: expected {a.type} (argument {i} of "
                               f"@{callee.name}), got {v.type}")
         if len(op.operands) != len(callee.args):
-            self.fail(op, f"op 'call': @{callee.name} takes {len(callee.args)} arguments, "
+            self.fail(op, f"op 'call': @{callee.name} takes {_count(callee.args, 'argument')}, "
                           f"got {len(op.operands)}")
         actual = [r.type for r in op.results]
         if actual != callee.result_types:

@@ -68,6 +68,16 @@ def test_wrong_result_type():
 def test_wrong_result_count():
     text = ir("""
         func @f(%x: f64) -> f64 {
+          %a, %b = neg %x : f64, f64  # k.py:2:3
+          return %x
+        }
+    """)
+    assert error_of(text) == "k.py:2:3: in @f: op 'neg': expected 1 result (f64), got 2 (f64, f64)"
+
+
+def test_store_on_a_scalar():
+    text = ir("""
+        func @f(%x: f64) -> f64 {
           store %x, %x[]  # k.py:2:3
           return %x
         }
@@ -519,7 +529,7 @@ def test_call_argument_count_mismatch():
           return %y
         }
     """)
-    assert error_of(text) == "k.py:6:8: in @f: op 'call': @g takes 1 arguments, got 2"
+    assert error_of(text) == "k.py:6:8: in @f: op 'call': @g takes 1 argument, got 2"
 
 
 def test_call_to_unknown_function():

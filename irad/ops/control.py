@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ..types import I1, I64
 from .core import TypeRuleError, define, expect_same
+from .lowering import Special
 
 
 def _for_rule(types, attrs):
@@ -30,7 +31,8 @@ def _for_exec(interp, op, args):
     return carried
 
 
-define("for", _for_rule, syntax="for", effect="control", regions=1, execute=_for_exec)
+define("for", _for_rule, syntax="for", effect="control", regions=1, execute=_for_exec,
+       llvm=Special("for"))
 
 
 def _while_exec(interp, op, args):
@@ -43,7 +45,7 @@ def _while_exec(interp, op, args):
         carried = interp.run_block(after, carried)
 
 
-define("while", lambda types, attrs: list(types), syntax="while", effect="control",
+define("while", lambda types, attrs: list(types), syntax="while", effect="control", llvm=Special("while"),
        regions=2, execute=_while_exec)
 
 
@@ -57,7 +59,8 @@ def _if_exec(interp, op, args):
     return interp.run_block(region.block, [])
 
 
-define("if", _if_rule, syntax="if", effect="control", regions=2, execute=_if_exec)
+define("if", _if_rule, syntax="if", effect="control", regions=2, execute=_if_exec,
+       llvm=Special("if"))
 
 
 def _condition_rule(types, attrs):
@@ -66,9 +69,11 @@ def _condition_rule(types, attrs):
     return []
 
 
-define("yield", lambda types, attrs: [], syntax="terminator", terminator=True)
-define("condition", _condition_rule, syntax="terminator", terminator=True)
-define("return", lambda types, attrs: [], syntax="terminator", terminator=True)
+define("yield", lambda types, attrs: [], syntax="terminator", terminator=True, llvm=Special("yield"))
+define("condition", _condition_rule, syntax="terminator", terminator=True,
+       llvm=Special("condition"))
+define("return", lambda types, attrs: [], syntax="terminator", terminator=True,
+       llvm=Special("return"))
 
 
 def _call_exec(interp, op, args):
@@ -76,4 +81,5 @@ def _call_exec(interp, op, args):
 
 
 define("call", lambda types, attrs: list(attrs["types"]), syntax="call", effect="control",
+       llvm=Special("call"),
        execute=_call_exec, notes="calls a function of the same module; effects: any")

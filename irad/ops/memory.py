@@ -13,6 +13,7 @@ import numpy as np
 
 from ..types import I64, ArrayType
 from .core import TypeRuleError, define, expect_array, expect_same
+from .lowering import Special
 
 VIEW_OPERANDS = {"i": 1, "s": 3, "f": 0, "n": 0}
 
@@ -28,7 +29,7 @@ def _alloc_rule(types, attrs):
     return [t]
 
 
-define("alloc", _alloc_rule, syntax="alloc", effect="alloc",
+define("alloc", _alloc_rule, syntax="alloc", effect="alloc", llvm=Special("alloc"),
        evaluate=lambda *shape, type: np.empty(tuple(int(s) for s in shape), type.dtype.numpy))
 
 
@@ -39,7 +40,7 @@ def _dim_rule(types, attrs):
     return [I64]
 
 
-define("dim", _dim_rule, syntax="dim", evaluate=lambda a, *, axis: np.int64(a.shape[axis]))
+define("dim", _dim_rule, syntax="dim", llvm=Special("dim"), evaluate=lambda a, *, axis: np.int64(a.shape[axis]))
 
 
 def _indices_rule(types, first_index, t: ArrayType):
@@ -60,7 +61,7 @@ def _load_vjp(b, ct, r, a, *idx):
     return None  # handled by the reverse pass: it accumulates into the shadow
 
 
-define("load", _load_rule, syntax="load", effect="read",
+define("load", _load_rule, syntax="load", effect="read", llvm=Special("load"),
        evaluate=lambda a, *idx: a[tuple(int(i) for i in idx)], differentiable=True)
 
 
@@ -76,6 +77,7 @@ def _store_eval(v, a, *idx):
 
 
 define("store", _store_rule, syntax="store", effect="write", evaluate=_store_eval,
+       llvm=Special("store"),
        differentiable=True)
 
 
@@ -122,7 +124,8 @@ def _view_eval(a, *operands, spec):
     return a[tuple(key)]
 
 
-define("view", _view_rule, syntax="view", evaluate=_view_eval, differentiable=True)
+define("view", _view_rule, syntax="view", evaluate=_view_eval, differentiable=True,
+       llvm=Special("view"))
 
 
 def _copy_rule(types, attrs):
@@ -136,7 +139,7 @@ def _copy_eval(src, dst):
     dst[...] = src
 
 
-define("copy", _copy_rule, effect="write", evaluate=_copy_eval, differentiable=True,
+define("copy", _copy_rule, effect="write", evaluate=_copy_eval, differentiable=True, llvm=Special("copy"),
        notes="dst[...] = src; shapes must match")
 
 
@@ -150,4 +153,5 @@ def _fill_eval(a, v):
     a[...] = v
 
 
-define("fill", _fill_rule, effect="write", evaluate=_fill_eval, differentiable=True)
+define("fill", _fill_rule, effect="write", evaluate=_fill_eval, differentiable=True,
+       llvm=Special("fill"))

@@ -231,8 +231,9 @@ def _atan2_partials(b, r, y, x):
     return b.div(x, d), b.neg(b.div(y, d))
 
 
-define("atan2", same_type_rule(2, FLOAT), evaluate=np.arctan2, **from_partials(_atan2_partials))
-define("hypot", same_type_rule(2, FLOAT), evaluate=np.hypot,
+define("atan2", same_type_rule(2, FLOAT), evaluate=np.arctan2, llvm=Libm("atan2"),
+       **from_partials(_atan2_partials))
+define("hypot", same_type_rule(2, FLOAT), evaluate=np.hypot, llvm=Libm("hypot"),
        **from_partials(lambda b, r, x, y: (b.div(x, r), b.div(y, r))))
 
 
@@ -246,10 +247,10 @@ def _simplify_compare(reflexive):
     return simplify
 
 
-for _name, _fn, _refl in (("lt", np.less, False), ("le", np.less_equal, True),
-                          ("gt", np.greater, False), ("ge", np.greater_equal, True),
-                          ("eq", np.equal, True), ("ne", np.not_equal, False)):
-    define(_name, compare_rule, evaluate=_fn, simplify=_simplify_compare(_refl))
+for _name, _fn, _refl, _op in (("lt", np.less, False, "<"), ("le", np.less_equal, True, "<="),
+                               ("gt", np.greater, False, ">"), ("ge", np.greater_equal, True, ">="),
+                               ("eq", np.equal, True, "=="), ("ne", np.not_equal, False, "!=")):
+    define(_name, compare_rule, evaluate=_fn, simplify=_simplify_compare(_refl), llvm=Compare(_op))
 
 
 def _all_ones(k):
@@ -295,10 +296,14 @@ def _simplify_not(b, op, k):
     return inner.operands[0] if inner is not None else None
 
 
-define("and", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_and, simplify=_simplify_and)
-define("or", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_or, simplify=_simplify_or)
-define("xor", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_xor, simplify=_simplify_xor)
-define("not", same_type_rule(1, ("bool",)), evaluate=np.logical_not, simplify=_simplify_not)
+define("and", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_and, simplify=_simplify_and,
+       llvm=Binary(int="and"))
+define("or", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_or, simplify=_simplify_or,
+       llvm=Binary(int="or"))
+define("xor", same_type_rule(2, INT_BOOL), evaluate=np.bitwise_xor, simplify=_simplify_xor,
+       llvm=Binary(int="xor"))
+define("not", same_type_rule(1, ("bool",)), evaluate=np.logical_not, simplify=_simplify_not,
+       llvm=Special("not"))
 
 # Operand order does not matter (IEEE add/mul commute, NaN payloads aside):
 # CSE matches these ops with their operands in either order.
@@ -341,6 +346,7 @@ def _select_jvp(b, r, c, x, y, dc, dx, dy):
 
 
 define("select", _select_rule, evaluate=lambda c, x, y: x if c else y, simplify=_select_simplify,
+       llvm=Special("select"),
        differentiable=True, vjp=_select_vjp, jvp=_select_jvp)
 
 FLOAT_TYPES = (F64, F32)

@@ -187,6 +187,10 @@ class ControlFlow:
         return flag
 
     def guard_rest(self, pending: Scalar, stmts):
+        self.unless_exited(pending, lambda: self.exec_block(stmts))
+
+    def unless_exited(self, pending: Scalar, continuation):
+        """Run `continuation` only on paths where no exit flag is set."""
         possible = [n for n in FLAGS if self.env.get(n, False) is not False]
 
         def skip():
@@ -196,7 +200,7 @@ class ControlFlow:
         def rest():
             for name in possible:
                 self.env[name] = False
-            self.exec_block(stmts)
+            continuation()
         self.branch(pending, skip, rest)
 
     # ---- if ----
@@ -225,7 +229,7 @@ class ControlFlow:
                 vals = [PLACEHOLDER if v is MISSING else v for v in vals]
             problem = self.merge_problem(name, vals)
             if problem:
-                merged[name] = Undefined(problem)
+                merged[name] = problem
                 continue
             carried.append((name, self.leaf_specs(name, vals)))
         results = self.emit_if(cond, blocks, envs, carried)
@@ -235,10 +239,12 @@ class ControlFlow:
 
     def merge_problem(self, name, vals):
         if any(v is MISSING or isinstance(v, Undefined) for v in vals):
-            return f"'{name}' is not assigned on every path through the `if` above line {self.loc.line}"
+            return Undefined(f"'{name}' is not assigned on every path through the `if` above line "
+                             f"{self.loc.line}", f"assign '{name}' before the `if` or in every branch")
         shapes = [tree_shape(v) for v in vals if v is not PLACEHOLDER]
         if len(set(map(repr, shapes))) > 1:
-            return f"'{name}' holds differently structured values on the two branches"
+            return Undefined(f"'{name}' holds differently structured values on the two branches",
+                             "give it the same structure on every path")
         return None
 
     def leaf_specs(self, name, vals):
@@ -255,7 +261,7 @@ class ControlFlow:
                 for leaf in leaves:
                     spec = join(spec, leaf)
             except _Incompatible as e:
-                raise TypingError(f"'{name}' is {e} on different paths", self.loc,
+                raise TypingError(f"'{name}' is {e} on different paths", self.assigned_at(name),
                                   "give the variable one type on every path") from None
             specs.append(spec)
         return rebuild, specs, per_branch
@@ -330,7 +336,7 @@ class ControlFlow:
             name, rebuild, specs = entry
             v = env.get(name, PLACEHOLDER if name == RV else False)
             if isinstance(v, Undefined):
-                raise TypingError(v.why, self.loc)
+                raise TypingError(v.why, self.loc, v.hint)
             if specs and specs[0].kind == "static" and specs[0].value is PLACEHOLDER and len(specs) == 1 \
                     and v is not PLACEHOLDER:
                 leaves, entry[1] = flatten(v)
@@ -343,7 +349,7 @@ class ControlFlow:
             try:
                 new = [join(s, x) for s, x in zip(specs, leaves)]
             except _Incompatible as e:
-                raise TypingError(f"'{name}' changes from {e} inside the loop", self.loc,
+                raise TypingError(f"'{name}' changes from {e} inside the loop", self.assigned_at(name),
                                   "give the variable one type before and inside the loop") from None
             if new != specs:
                 entry[2] = new
@@ -376,7 +382,8 @@ class ControlFlow:
             if name not in carried_names and not name.startswith("."):
                 self.env[name] = Undefined(
                     f"'{name}' is assigned inside the loop ending before line {self.loc.line} "
-                    f"but not before it, so it has no value after the loop; initialize it before the loop")
+                    f"but not before it, so it has no value after the loop",
+                    f"initialize '{name}' before the loop")
         for flag in (".brk", ".cont"):
             self.env.pop(flag, None)
 

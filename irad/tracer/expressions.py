@@ -155,10 +155,11 @@ class Expressions:
 
     def compare_any(self, op, left, right):
         if isinstance(op, (ast.Is, ast.IsNot)):
-            if isinstance(left, (Scalar, Array)) or isinstance(right, (Scalar, Array)):
-                raise UnsupportedError("`is` works only on static values such as None", self.loc,
-                                       "compare numbers with ==")
-            same = left is right
+            runtime = [isinstance(v, (Scalar, Array)) for v in (left, right)]
+            if all(runtime):
+                raise UnsupportedError("`is` between two runtime values is not supported", self.loc,
+                                       "compare numbers with ==; use `is` to test for None")
+            same = left is right and not any(runtime)
             return same if isinstance(op, ast.Is) else not same
         symbol = COMPARE_SYMBOLS.get(type(op))
         if symbol is None:
@@ -211,7 +212,7 @@ class Expressions:
         if name in self.env:
             value = self.env[name]
             if isinstance(value, Undefined):
-                raise TypingError(value.why, self.loc)
+                raise TypingError(value.why, self.loc, value.hint)
             return value
         for scope in self.scopes():
             if name in scope:

@@ -80,6 +80,7 @@ class Statements:
         if isinstance(target, ast.Name):
             current = self.lookup(target.id)
             self.env[target.id] = self.binary_any(op, current, self.expr(node.value))
+            self.last_assignment[target.id] = self.source.loc(target)
         elif isinstance(target, ast.Subscript):
             base = self.expr(target.value)
             key = self.subscript_key(target.slice)
@@ -96,6 +97,7 @@ class Statements:
             if isinstance(value, (Scalar, Array)) and value.value.hint is None:
                 value.value.hint = target.id
             self.env[target.id] = value
+            self.last_assignment[target.id] = self.source.loc(target)
         elif isinstance(target, (ast.Tuple, ast.List)):
             self.unpack(target, value)
         elif isinstance(target, ast.Subscript):
@@ -302,7 +304,7 @@ class Statements:
             if pending is True:
                 return
             if pending is not False:
-                self.branch(pending, lambda: None, lambda: self.unrolled(node, items[k:]))
+                self.unless_exited(pending, lambda: self.unrolled(node, items[k:]))
                 return
             self.env[".cont"] = False
             self.assign(node.target, item)

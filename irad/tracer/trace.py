@@ -72,6 +72,11 @@ class FunctionTracer(Statements, Expressions, ControlFlow, Arithmetic):
         self.env: dict = {}
         self.loc = source.loc(source.node)
         self.current_callee = None
+        self.last_assignment: dict[str, Location] = {}
+
+    def assigned_at(self, name: str) -> Location:
+        """Where `name` was last assigned (the best place to report a type change)."""
+        return self.last_assignment.get(name, self.loc)
 
     # ---- locations ----
     def at(self, node):
@@ -109,12 +114,16 @@ class FunctionTracer(Statements, Expressions, ControlFlow, Arithmetic):
                 self.current_callee = saved
         if isinstance(callee, types.FunctionType):
             return self.inline(callee, args, kwargs)
+        if isinstance(callee, type) and issubclass(callee, tuple) and hasattr(callee, "_fields"):
+            return callee(*args, **kwargs)
         if isinstance(callee, types.BuiltinFunctionType) or isinstance(callee, np.ufunc):
             raise UnsupportedError(f"call to '{name}' is not supported", self.loc,
                                    "irad compiles the math module, NumPy scalar functions, "
                                    "array creation and your own Python functions")
-        raise UnsupportedError(f"call to '{name}' ({self.describe(callee)}) is not supported",
-                               self.loc, "call Python functions, math or NumPy functions")
+        what = f"call to '{name}'" if callable(callee) else f"calling {self.describe(callee)} ('{name}')"
+        raise UnsupportedError(f"{what} is not supported", self.loc,
+                               "irad compiles calls to your own Python functions (inlined), the math "
+                               "module, NumPy scalar functions and array creation")
 
     def inline(self, fn, args, kwargs):
         code = fn.__code__
@@ -172,7 +181,7 @@ def _parameter(func: Func, value, hint: str):
     """A trace value for one argument leaf, adding Func parameters for runtime leaves."""
     if isinstance(value, np.ndarray):
         return Array(func.body.block.add_arg(array_type(value), hint))
-    if isinstance(value, (bool, int, float)):
+    if type(value) in (bool, int, float):
         t = {bool: "i1", int: "i64", float: "f64"}[type(value)]
         from ..types import SCALARS
         return Scalar(func.body.block.add_arg(SCALARS[t], hint), True)

@@ -53,8 +53,9 @@ class Struct:
 class Undefined:
     """A name that exists only on some paths; using it is an error."""
 
-    def __init__(self, why: str):
+    def __init__(self, why: str, hint: str | None = None):
         self.why = why
+        self.hint = hint
 
 
 def is_static_number(x) -> bool:

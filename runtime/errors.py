@@ -1,0 +1,79 @@
+"""Errors raised by native code, and the sites that report them.
+
+Invariants: generated code never traps. A failing check writes the error
+record (status, site, index, extent, axis) into the call's context and
+returns `status`; every function returns it up to the entry, which copies
+the record into the caller's out buffer. `Site`s are numbered per compiled
+module; a site remembers the op (its name and source location) and what
+was checked, so Python can say what went wrong and where. Each exception
+is an `IradError` and also the builtin Python raises for the same mistake.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from irad.errors import IradError, Location
+
+OK, INDEX, VALUE, MEMORY, ARGUMENT = range(5)
+
+
+class BoundsError(IradError, IndexError):
+    """An index or slice outside an array's extent."""
+
+
+class InvalidValueError(IradError, ValueError):
+    """A zero step, a negative extent, mismatched shapes, a read-only argument."""
+
+
+class AllocationError(IradError, MemoryError):
+    """An allocation the system refused (or whose size overflows)."""
+
+
+@dataclass(frozen=True)
+class Site:
+    """One place in generated code that can fail: op, location and check kind."""
+
+    func: str
+    op: str
+    loc: Location | None
+    kind: str
+    axis: int = 0
+
+    def exception(self, index: int, extent: int) -> Exception:
+        cls, message, hint = _MESSAGES[self.kind](self, index, extent)
+        return cls(f"{message} (op '{self.op}' in @{self.func})", self.loc, hint)
+
+
+def _index(s, index, extent):
+    return (BoundsError, f"index {index} is out of bounds for axis {s.axis} with extent {extent}",
+            "the index must satisfy 0 <= index < extent")
+
+
+def _slice(s, index, extent):
+    return (BoundsError, f"slice reaches index {index}, out of bounds for axis {s.axis} "
+            f"with extent {extent}", "every element a slice selects must lie inside the array")
+
+
+def _step(s, index, extent):
+    what = "range() step" if s.op == "for" else "slice step"
+    return InvalidValueError, f"{what} must not be zero", None
+
+
+def _negative(s, index, extent):
+    return (InvalidValueError, f"negative dimensions are not allowed: extent {index} on axis {s.axis}",
+            None)
+
+
+def _alloc(s, index, extent):
+    size = "more than 2**63 bytes" if index < 0 else f"{index} bytes"
+    return AllocationError, f"cannot allocate an array of {size}", None
+
+
+def _copy(s, index, extent):
+    return (InvalidValueError, f"cannot copy: source extent {index} differs from destination "
+            f"extent {extent} on axis {s.axis}", "copy needs arrays of one shape")
+
+
+_MESSAGES = {"index": _index, "slice": _slice, "step": _step, "negative": _negative,
+             "alloc": _alloc, "copy": _copy}
+SITE_KINDS = tuple(_MESSAGES)
