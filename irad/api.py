@@ -10,6 +10,7 @@ Python numbers where CPython would give Python numbers.
 from __future__ import annotations
 
 import functools
+import os
 import threading
 
 import numpy as np
@@ -100,6 +101,14 @@ class JitFunction:
                         entry = Compiled(trace(self.fn, args), self.target, self.options)
                     except IradError as e:
                         raise e.with_traceback(None) from None
+                    except Exception as e:
+                        if os.environ.get("IRAD_DEBUG"):
+                            raise
+                        raise IradError(
+                            f"internal error while compiling {self.fn.__qualname__}: "
+                            f"{type(e).__name__}: {e}",
+                            hint="this is a bug in irad; please report it (IRAD_DEBUG=1 shows the "
+                                 "full traceback)") from None
                     self._compiled[key] = entry
         return entry
 

@@ -117,7 +117,16 @@ class Parser:
 
     def error(self, what: str):
         kind, text, _ = self.peek()
-        self.fail(f"expected {what}, found {text if kind != 'eof' else 'end of input'!r}")
+        if kind == "eof":
+            text = "end of input"
+        elif kind == "loc":
+            text = f"# {text.short()}"
+        self.fail(f"expected {what}, found {text!r}")
+
+    def skip_locs(self):
+        """Drop location comments where none belongs (e.g. on a `} else {` line)."""
+        while self.peek()[0] == "loc":
+            self.next()
 
     def expect(self, text: str):
         if not self.at(text):
@@ -223,12 +232,14 @@ class Parser:
     # ---- structure ----
     def module(self) -> Module:
         module = Module()
+        self.skip_locs()
         while self.peek()[0] != "eof":
             line = self.line
             func = self.func()
             if func.name in module.funcs:
                 self.fail(f"function @{func.name} defined twice", line)
             module.add(func)
+            self.skip_locs()
         return module
 
     def func(self) -> Func:
@@ -253,10 +264,12 @@ class Parser:
         return func
 
     def block_body(self, block: Block):
+        self.skip_locs()
         while not self.accept("}"):
             if self.peek()[0] == "eof":
                 self.error("'}'")
             block.append(self.op())
+            self.skip_locs()
 
     def region(self, block: Block) -> Region:
         self.block_body(block)

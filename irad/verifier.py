@@ -169,8 +169,7 @@ class _Verifier:
         t, value = op.attrs.get("type"), op.attrs.get("value")
         if not isinstance(t, ScalarType):
             self.fail(op, f"op 'const': expected a scalar type, got {t}")
-        ok = _const_fits(value, t)
-        if not ok:
+        if not _const_fits(value, t):
             self.fail(op, f"op 'const': value {value!r} is not a {t}")
 
     # ---- regions ----
@@ -235,6 +234,9 @@ def _count(items, noun: str = "value") -> str:
 
 
 def _const_fits(value, t: ScalarType) -> bool:
+    """Whether `value` is a number representable as a constant of type `t`."""
+    if not isinstance(value, (bool, int, float, np.bool_, np.integer, np.floating)):
+        return False
     if t.is_bool:
         return isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value in (0, 1))
     if t.is_int:
@@ -244,10 +246,6 @@ def _const_fits(value, t: ScalarType) -> bool:
             return False
         bound = 2 ** (t.bits - 1)
         return ok and -bound <= int(value) < bound
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
     return True
 
 

@@ -57,6 +57,8 @@ class _Folder:
         """Append op (or what replaces it) to block; return ops to inline."""
         if op.name in _CONTROL:
             return _CONTROL[op.name](self, op, block)
+        if op.regions:
+            return self.regions(op, block)
         if op.opdef.pure and op.name != "const" and self.fold_constant(op, block):
             return []
         if op.opdef.simplify is not None and self.simplify(op, block):
@@ -79,14 +81,20 @@ class _Folder:
         except (ArithmeticError, ValueError, TypeError):
             return False
         b = Builder(block, op.loc)
-        self.vmap.replace(op.result, b.const(value, op.result.type))
+        folded = b.emit("const", value=value, type=op.result.type, hints=[op.result.hint])
+        self.vmap.replace(op.result, folded)
         return True
 
     def simplify(self, op: Op, block: Block) -> bool:
-        b = Builder(block, op.loc, fastmath=self.fastmath)
-        result = op.opdef.simplify(b, op, [const_value(v) for v in op.operands])
-        if result is None or len(op.results) != 1 or result.type != op.result.type:
+        if len(op.results) != 1:
             return False
+        b = Builder(block, op.loc, fastmath=self.fastmath)
+        emitted = len(block.ops)
+        result = op.opdef.simplify(b, op, [const_value(v) for v in op.operands])
+        if result is None or result.type != op.result.type:
+            return False
+        if getattr(result, "op", None) in block.ops[emitted:] and result.hint is None:
+            result.hint = op.result.hint  # the replacement keeps the replaced name
         self.vmap.replace(op.result, result)
         return True
 

@@ -20,9 +20,11 @@ def has_side_effects(op: Op) -> bool:
     Terminators, writes, calls and unknown effects count; reads and allocs do
     not; a region op counts when something inside it does. Possible
     non-termination of a `while` does not count (LLVM's `mustprogress`).
+    An op without results or regions exists for its effect, whatever it
+    declares (a future `free` must not vanish).
     """
     d = op.opdef
-    if d.terminator:
+    if d.terminator or (not op.results and not op.regions):
         return True
     if d.effect in ("none", "read", "alloc"):
         return False

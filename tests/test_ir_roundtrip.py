@@ -522,7 +522,8 @@ def test_type_text_roundtrip(t):
     ("func @f(%x: array<f64,1,C) -> f64 {\n}\n", "line 1: unterminated type"),
     ("func @f(%x: array<f64,1,X>) -> f64 {\n}\n", "array layout must be C or strided"),
     ("func @f(%x: f65) -> f64 {\n}\n", "line 1: unknown type: 'f65'"),
-    ("func @f(%x: f64) -> f64 {\n  %a, %b = neg %x : f64\n  return %a\n}\n", "line 2: op 'neg' defines 1 results, 2 named"),
+    ("func @f(%x: f64) -> f64 {\n  %a, %b = neg %x : f64\n  return %a\n}\n",
+     "line 2: op 'neg' defines 1 results, 2 named"),
     ("func @f(%x: f64) -> f64 {\n  return %x\n", "expected '}', found 'end of input'"),
     ("func @f() -> () {\n  return\n}\n\nfunc @f() -> () {\n  return\n}\n", "line 5: function @f defined twice"),
     ("func @f(%x: f64) -> f64 {\n  %y = neg %x : f64 $\n}\n", "line 2: unexpected text '$"),
@@ -531,3 +532,80 @@ def test_parse_errors(text, message):
     with pytest.raises(irad.ParseError) as e:
         irad.parse_ir(text)
     assert message in str(e.value)
+
+
+# ---- symbols, attributes, unusual locations ---------------------------------------------
+
+QUOTED = ir("""
+    func @"<lambda>"(%x: f64) -> f64 {  # <stdin>:1:1
+      return %x  # my file.py:2:5
+    }
+
+    func @main(%x: f64) -> f64 {
+      %y = call @"<lambda>"(%x) : f64
+      return %y
+    }
+""")
+
+
+def test_quoted_symbols_and_locations_with_spaces():
+    module = roundtrip(QUOTED)
+    assert set(module.funcs) == {"<lambda>", "main"}
+    assert module["<lambda>"].loc.file == "<stdin>"
+    assert module["<lambda>"].body.block.ops[0].loc.file == "my file.py"
+    assert irad.interpret(module, [2.0], entry="main") == [2.0]
+
+
+def test_builder_func_names_are_quoted_when_needed():
+    f = Func('we"ird name', [F64], [F64], ["x"])
+    irad.Builder(f.body.block).emit("return", f.args[0])
+    text = str(Module([f]))
+    assert text.startswith('func @"we\\"ird name"(%x: f64)')
+    assert set(roundtrip(text).funcs) == {'we"ird name'}
+
+
+def test_generic_attributes_roundtrip():
+    f = Func("f", [F64], [F64], ["x"])
+    b = irad.Builder(f.body.block)
+    y = b.emit("neg", f.args[0], hints=["y"])
+    y.op.attrs.update(fast=True, n=-3, eps=1e-08, big=2.0, tag='a "b"', ty=ArrayType(F32, 2, "strided"))
+    b.emit("return", y)
+    text = str(Module([f]))
+    assert ('%y = neg %x {big = 2.0, eps = 1e-08, fast = true, n = -3, tag = "a \\"b\\"", '
+            'ty = array<f32,2,strided>} : f64') in text
+    op = roundtrip(text)["f"].body.block.ops[0]
+    assert op.attrs == y.op.attrs
+
+
+def test_stray_location_comments_are_ignored():
+    text = ("func @f(%c: i1) -> () {\n  if %c {\n    yield\n  } else {  # k.py:3:3\n    yield\n"
+            "  }  # k.py:4:3\n  return\n}  # k.py:5:1\n")
+    module = irad.parse_ir(text)
+    assert "# k.py" not in str(module)
+    irad.verify(module)
+
+
+_ALL_TEXT_LIST = list(ALL_TEXTS.values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(_ALL_TEXT_LIST), st.data())
+def test_mangled_text_fails_cleanly(text, data):
+    """Any edit of valid IR either parses or raises ParseError; a parsed result
+    prints canonically (printing it again is a fixed point) and the verifier
+    answers with VerificationError or nothing, never another exception."""
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start, min(len(text), start + 12)))
+    insert = data.draw(st.sampled_from(["", "%", ",", "(", ")", "{", "}", ":", "x", "0", "\n", "-> f64",
+                                        "%x", "i64", "array<f64,1,C>", "yield", "@f"]))
+    mangled = text[:start] + insert + text[end:]
+    try:
+        module = irad.parse_ir(mangled)
+    except irad.ParseError:
+        return
+    printed = str(module)
+    assert str(irad.parse_ir(printed)) == printed
+    try:
+        irad.verify(module)
+    except irad.VerificationError:
+        pass

@@ -54,3 +54,49 @@ def test_static_arguments_are_part_of_the_signature():
     assert f(2.0, "double") == 4.0
     assert f(2.0, "keep") == 2.0
     assert len(f.signatures) == 2
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+finite = st.floats(-1e6, 1e6, allow_nan=False)
+small_ints = st.integers(-10**6, 10**6)
+nonzero_ints = small_ints.filter(lambda v: v != 0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(a=small_ints, b=nonzero_ints)
+def test_hypothesis_int_floor_semantics(a, b):
+    f = irad.jit(programs.p_floor_neg, target="interpreter")
+    assert f(a, b) == programs.p_floor_neg(a, b)
+
+
+@settings(max_examples=40, deadline=None)
+@given(x=finite, y=finite.filter(lambda v: abs(v) > 1e-3))
+def test_hypothesis_float_floor_semantics(x, y):
+    f = irad.jit(programs.p_float_floor, target="interpreter")
+    assert f(x, y) == programs.p_float_floor(x, y)
+
+
+@settings(max_examples=30, deadline=None)
+@given(a=st.integers(-30, 30), b=st.integers(-30, 30), s=st.integers(-7, 7).filter(bool))
+def test_hypothesis_range_any_step(a, b, s):
+    f = irad.jit(programs.p_range_runtime_step, target="interpreter")
+    assert f(a, b, s) == programs.p_range_runtime_step(a, b, s)
+
+
+@settings(max_examples=30, deadline=None)
+@given(xs=st.lists(finite, min_size=1, max_size=12), t=finite)
+def test_hypothesis_break_and_continue(xs, t):
+    x = np.array(xs)
+    assert irad.jit(programs.p_break, target="interpreter")(x, t) == programs.p_break(x, t)
+    assert irad.jit(programs.p_continue, target="interpreter")(x) == programs.p_continue(x)
+
+
+@settings(max_examples=30, deadline=None)
+@given(xs=st.lists(finite, min_size=3, max_size=12), steps=st.integers(0, 4))
+def test_hypothesis_heat_mutation(xs, steps):
+    u1, u2 = np.array(xs), np.array(xs)
+    expected = programs.p_heat(u1, steps, 0.2)
+    actual = irad.jit(programs.p_heat, target="interpreter")(u2, steps, 0.2)
+    np.testing.assert_allclose(actual, expected, rtol=1e-12)
+    np.testing.assert_allclose(u2, u1, rtol=1e-12)

@@ -486,7 +486,8 @@ def test_view_result_layout():
           return
         }
     """)
-    assert error_of(text) == "k.py:2:3: in @f: op 'view' result 0 (%c): expected array<f64,1,strided>, got array<f64,1,C>"
+    assert error_of(text) == ("k.py:2:3: in @f: op 'view' result 0 (%c): expected array<f64,1,strided>, "
+                              "got array<f64,1,C>")
 
 
 def test_call_argument_type_mismatch():

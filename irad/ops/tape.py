@@ -1,0 +1,76 @@
+"""Tapes: growable per-value stacks that reverse mode caches values on.
+
+Reverse mode gives every value it must cache its own tape. The augmented
+forward sweep pushes the value each time its definition executes; the
+reverse sweep, which visits those executions in exactly the opposite order,
+pops it. Popping moves a read cursor and leaves the contents in place, so
+`tape_rewind` lets a split-mode pullback run its reverse sweep many times.
+
+Invariants: a tape is created once at function entry (`tape_new`), holds
+elements of one scalar type, and is freed once (`tape_free`) or by its
+owner (a pullback) when garbage-collected.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..types import TapeType
+from .core import TypeRuleError, define
+
+
+@dataclass
+class Tape:
+    """The interpreter's tape: a list plus a read cursor."""
+
+    values: list = field(default_factory=list)
+    cursor: int = 0
+
+
+def _new_rule(types, attrs):
+    if types:
+        raise TypeRuleError(0, "no operands", types[0])
+    if not isinstance(attrs["type"], TapeType):
+        raise TypeRuleError(0, "a tape result type", attrs["type"])
+    return [attrs["type"]]
+
+
+def _expect_tape(types, i):
+    if not isinstance(types[i], TapeType):
+        raise TypeRuleError(i, "tape", types[i])
+    return types[i]
+
+
+def _push_rule(types, attrs):
+    t = _expect_tape(types, 0)
+    if len(types) != 2 or types[1] != t.element:
+        raise TypeRuleError(1, str(t.element), types[1] if len(types) > 1 else "nothing")
+    return []
+
+
+def _pop_rule(types, attrs):
+    return [_expect_tape(types, 0).element]
+
+
+def _unary_tape_rule(types, attrs):
+    _expect_tape(types, 0)
+    return []
+
+
+def _pop(tape: Tape):
+    tape.cursor -= 1
+    return tape.values[tape.cursor]
+
+
+def _rewind(tape: Tape):
+    tape.cursor = len(tape.values)
+
+
+define("tape_new", _new_rule, syntax="alloc", effect="alloc", evaluate=lambda *, type: Tape())
+define("tape_push", _push_rule, effect="write", evaluate=lambda tape, v: tape.values.append(v))
+define("tape_pop", _pop_rule, effect="write", evaluate=_pop)
+define("tape_rewind", _unary_tape_rule, effect="write", evaluate=_rewind)
+define("tape_free", _unary_tape_rule, effect="write", evaluate=lambda tape: tape.values.clear())
+
+__all__ = ["Tape", "np"]
