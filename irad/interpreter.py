@@ -54,7 +54,11 @@ class Interpreter:
         """The op's results as a list."""
         if d.execute is not None:
             return list(d.execute(self, op, operands))
-        out = d.evaluate(*operands, **op.attrs)
+        try:
+            out = d.evaluate(*operands, **op.attrs)
+        except IndexError as e:
+            where = f"{op.loc}: " if op.loc else ""
+            raise IndexError(f"{where}{e}") from None
         if len(op.results) == 1:
             return [out]
         return list(out) if op.results else []

@@ -41,7 +41,7 @@ _TOKEN = re.compile(r"""
   | (?P<space>\s+)
 """, re.VERBOSE | re.MULTILINE)
 
-_COMPOUND_TYPES = ("array<", "tuple<")
+_COMPOUND_TYPES = ("array<", "tuple<", "tape<")
 
 
 def _type_end(text: str, pos: int, line: int) -> int:

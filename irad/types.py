@@ -123,6 +123,16 @@ class NoneType(Type):
 NONE = NoneType()
 
 
+@dataclass(frozen=True)
+class TapeType(Type):
+    """A growable stack of scalars that reverse mode caches values on."""
+
+    element: ScalarType
+
+    def __str__(self) -> str:
+        return f"tape<{self.element}>"
+
+
 def parse_type(text: str) -> Type:
     """Parse the text form of a type (whitespace-insensitive); ValueError if malformed."""
     compact = "".join(text.split())
@@ -150,6 +160,10 @@ def _parse_type_prefix(text: str) -> tuple[Type, str]:
         return _parse_array(rest[1:])
     if word == "tuple" and rest.startswith("<"):
         return _parse_tuple(rest[1:])
+    if word == "tape" and rest.startswith("<") and ">" in rest:
+        end = rest.index(">")
+        if rest[1:end] in SCALARS:
+            return TapeType(SCALARS[rest[1:end]]), rest[end + 1:]
     raise ValueError(f"unknown type: {text!r}")
 
 

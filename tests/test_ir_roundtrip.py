@@ -305,10 +305,26 @@ LOCATIONS = ir("""
     }
 """)
 
+TAPES = ir("""
+func @tapes(%x: f64, %n: i64) -> (f64, i64) {
+  %t = tape_new : tape<f64>
+  %u = tape_new : tape<i64>
+  tape_push %t, %x
+  tape_push %u, %n
+  tape_rewind %t
+  tape_rewind %u
+  %y = tape_pop %t : f64
+  %m = tape_pop %u : i64
+  tape_free %t
+  tape_free %u
+  return %y, %m
+}
+""")
+
 ALL_TEXTS = {
     "arith": SCALAR_ARITH, "int_arith": INT_ARITH, "logic": LOGIC, "consts": CONSTS,
     "casts": CASTS, "memory": MEMORY, "loops": LOOPS, "whiles": WHILES, "ifs": IFS,
-    "calls": CALLS, "static_types": STATIC_TYPES, "locations": LOCATIONS,
+    "calls": CALLS, "static_types": STATIC_TYPES, "locations": LOCATIONS, "tapes": TAPES,
 }
 
 UNARY_FLOAT = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp",

@@ -62,7 +62,7 @@ def _load_vjp(b, ct, r, a, *idx):
 
 
 define("load", _load_rule, syntax="load", effect="read", llvm=Special("load"),
-       evaluate=lambda a, *idx: a[tuple(int(i) for i in idx)], differentiable=True)
+       evaluate=lambda a, *idx: a[checked(a, idx)], differentiable=True)
 
 
 def _store_rule(types, attrs):
@@ -72,8 +72,19 @@ def _store_rule(types, attrs):
     return []
 
 
+def check_index(i: int, axis: int, extent: int) -> int:
+    if not 0 <= i < extent:
+        raise IndexError(f"index {i} is out of bounds for axis {axis} with extent {extent}")
+    return i
+
+
+def checked(a, idx) -> tuple:
+    """idx as a tuple of ints, or IndexError when one is outside its extent."""
+    return tuple(check_index(int(i), axis, n) for axis, (i, n) in enumerate(zip(idx, a.shape)))
+
+
 def _store_eval(v, a, *idx):
-    a[tuple(int(i) for i in idx)] = v
+    a[checked(a, idx)] = v
 
 
 define("store", _store_rule, syntax="store", effect="write", evaluate=_store_eval,
@@ -108,13 +119,20 @@ def slice_length(start: int, stop: int, step: int) -> int:
 
 
 def _view_eval(a, *operands, spec):
-    it, key = iter(int(o) for o in operands), []
+    it, key, axis = iter(int(o) for o in operands), [], 0
     for kind in spec:
+        extent = a.shape[axis] if kind != "n" else 1
+        axis += kind != "n"
         if kind == "i":
-            key.append(next(it))
+            key.append(check_index(next(it), axis - 1, extent))
         elif kind == "s":
             start, stop, step = next(it), next(it), next(it)
+            if step == 0:
+                raise ValueError("slice step cannot be zero")
             n = slice_length(start, stop, step)
+            if n and not (0 <= start < extent and 0 <= start + (n - 1) * step < extent):
+                raise IndexError(f"slice {start}:{stop}:{step} is out of bounds for axis "
+                                 f"{axis - 1} with extent {extent}")
             end = start + n * step
             key.append(slice(start, end if end >= 0 else None, step) if n else slice(0, 0))
         elif kind == "f":

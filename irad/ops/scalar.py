@@ -12,6 +12,7 @@ them directly.
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -180,7 +181,15 @@ define("pow", same_type_rule(2, NUM), evaluate=_pow, llvm=Special("pow"),
        **from_partials(lambda b, r, x, y: (
            b.mul(y, b.pow(x, b.sub(y, _c(b, 1.0, y)))),
            b.select(b.eq(x, _c(b, 0.0, x)), _c(b, 0.0, x), b.mul(r, b.log(x))))))
-define("fma", same_type_rule(3, FLOAT), evaluate=lambda x, y, z: x * y + z, llvm=Special("fma"),
+def _fma(x, y, z):
+    """x * y + z rounded once, as the hardware instruction does."""
+    if not all(np.isfinite(v) for v in (x, y, z)):
+        return x * y + z
+    exact = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+    return type(x)(float(exact))
+
+
+define("fma", same_type_rule(3, FLOAT), evaluate=_fma, llvm=Special("fma"),
        **from_partials(lambda b, r, x, y, z: (y, x, ONE)))
 define("neg", same_type_rule(1, NUM), evaluate=np.negative, simplify=_simplify_neg,
        llvm=Special("neg"), **from_partials(lambda b, r, x: (MINUS_ONE,)))
