@@ -57,7 +57,12 @@ def _cast_eval(x, *, type):
 
 
 def _cast_vjp(b, ct, r, x):
-    return (b.emit("cast", ct, type=x.type),) if x.type.is_float and r.type.is_float else (None,)
+    """Float casts pass the adjoint through; integers take part as reals; truncation to an
+    integer and anything boolean have no derivative."""
+    if x.type.is_bool or r.type.is_bool or (x.type.is_float and r.type.is_int):
+        return (None,)
+    target = x.type if x.type.is_float else F64
+    return (ct if ct.type == target else b.emit("cast", ct, type=target),)
 
 
 def _cast_jvp(b, r, x, dx):

@@ -1,0 +1,583 @@
+"""Reverse mode, Enzyme-style, on structured IR.
+
+`reverse(func, active_args, dup_args, seeded_results)` returns a gradient
+Func in combined mode: the augmented forward sweep (a copy of the primal
+plus tape pushes and while-loop counters), then the reverse sweep, which
+visits the primal's ops in reverse order and propagates adjoints.
+
+Gradient Func signature: the primal arguments; one shadow array per
+Duplicated argument (its contents on entry seed the argument's final
+contents, on exit they hold the gradient of its initial contents, as in
+Enzyme); one seed per seeded result (a scalar, or an array for an array
+result). Results: the primal results, then one adjoint per Active argument.
+
+How the reverse sweep gets a primal value it needs (`primal`):
+- values of the function's top-level block: directly, the forward sweep
+  defined them and they dominate the reverse sweep;
+- inside loops and branches: recomputed when pure, re-loaded when no store
+  may overwrite the location after the load, otherwise popped from a tape
+  that the forward sweep pushed the value onto. Every tape is a separate
+  stack, so pushes and pops pair up whatever the nesting. Nothing is taped
+  that no derivative rule asks for: linear code needs no primal values.
+
+Memory: `load` accumulates into the shadow; `store` reads and zeroes the
+shadow slot. Shadows are created in the reverse sweep (zeroed) for arrays
+allocated by the function; a view's shadow is the same view of the
+source's shadow.
+
+Invariant: the output verifies, and does not depend on any value the
+reverse sweep could observe overwritten.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import UnsupportedError
+from ..ir import Block, BlockArg, Builder, Func, Op, OpResult, Region, Value, clone_op
+from ..ops import OPS
+from ..types import F32, F64, I1, I64, ArrayType, TapeType
+from .activity import Activity, defining_block, is_numeric
+
+
+def adjoint_type(t):
+    """Adjoints of floats keep their type; integers take part as f64 reals."""
+    return t if t.is_float else F64
+
+
+def shadow_type(t: ArrayType, layout=None) -> ArrayType:
+    return ArrayType(F32 if t.dtype == F32 else F64, t.ndim, layout or t.layout)
+
+
+@dataclass
+class GradientInfo:
+    """How the gradient Func's parameters and results map to the primal's."""
+
+    dup_args: list
+    active_args: list
+    seeded_results: list
+    has_gradient: list            # per primal argument: does it get a gradient?
+    n_results: int
+
+
+class Lazy:
+    """A primal operand handed to a derivative rule; materialized on first use."""
+
+    def __init__(self, resolve, type):
+        self._resolve, self.type, self._value = resolve, type, None
+
+    def get(self) -> Value:
+        if self._value is None:
+            self._value = self._resolve()
+        return self._value
+
+
+class RuleBuilder(Builder):
+    """A Builder that materializes `Lazy` operands, so rules pay only for what they use."""
+
+    def emit(self, name, *operands, **kw):
+        return super().emit(name, *[o.get() if isinstance(o, Lazy) else o for o in operands], **kw)
+
+
+@dataclass
+class Context:
+    """The reverse code of one primal block, and the primal values it has obtained there."""
+
+    block: Block
+    b: RuleBuilder
+    cache: dict = field(default_factory=dict)
+    shadows: dict = field(default_factory=dict)
+
+
+class Reverser:
+    def __init__(self, func: Func, activity: Activity, dup_args, active_args, seeded_results):
+        self.source, self.act = func, activity
+        self.dup_args, self.active_args, self.seeded = dup_args, active_args, seeded_results
+        self.top_block = func.body.block
+        self.contexts: dict = {}
+        self.adj: dict = {}
+        self.tapes: list = []
+        self.extra_defs: dict = {}
+        self.while_counts: dict = {}
+        self.reload_ok = reloadable_loads(func, activity)
+
+    # ---- building the gradient Func ----
+    def build(self, name: str) -> tuple[Func, GradientInfo]:
+        p = self.source
+        ret = self.top_block.terminator
+        shadow_params = [shadow_type(p.args[i].type) for i in self.dup_args]
+        seed_params = [shadow_type(ret.operands[i].type, "C") if ret.operands[i].type.is_array
+                       else adjoint_type(ret.operands[i].type) for i in self.seeded]
+        arg_types = [a.type for a in p.args] + shadow_params + seed_params
+        hints = [a.hint for a in p.args] + [f"d{p.args[i].hint or i}" for i in self.dup_args] \
+            + [f"seed{k}" for k in range(len(self.seeded))]
+        adjoint_results = [adjoint_type(p.args[i].type) for i in self.active_args]
+        g = Func(name, arg_types, list(p.result_types) + adjoint_results, hints, p.loc)
+        self.grad = g
+        self.fwd = dict(zip(p.args, g.args))
+        self.shadow_args = dict(zip([p.args[i] for i in self.dup_args], g.args[len(p.args):]))
+        seeds = g.args[len(p.args) + len(self.dup_args):]
+        self.forward_sweep()
+        self.reverse_start = len(g.body.block.ops)
+        top = Context(self.top_block, RuleBuilder(g.body.block))
+        self.ctx = top
+        self.top = top
+        for i, seed in zip(self.seeded, seeds):
+            self.seed_result(ret.operands[i], seed)
+        self.reverse_ops(self.top_block)
+        b = top.b
+        adjoints = [self.adj.get(p.args[i]) or self.zero(p.args[i]) for i in self.active_args]
+        for t in self.tapes:
+            b.emit("tape_free", t)
+        b.emit("return", *[self.fwd[v] for v in ret.operands], *adjoints, loc=ret.loc)
+        has = [self.act.arg_is_active(i) and (i in self.dup_args or i in self.active_args)
+               for i in range(len(p.args))]
+        return g, GradientInfo(self.dup_args, self.active_args, self.seeded, has, len(p.result_types))
+
+    # ---- the forward sweep ----
+    def forward_sweep(self):
+        body = self.grad.body.block
+        for op in self.top_block.ops[:-1]:
+            new = body.append(clone_op(op, self.fwd))
+            for p_op, f_op in zip(op.walk(), new.walk()):
+                if p_op.name == "while" and self.has_active(p_op):
+                    self.add_while_counter(p_op, f_op)
+
+    def add_while_counter(self, p_op: Op, f_op: Op):
+        """Count the iterations of a forward `while`; the reverse sweep runs that many."""
+        before, after = f_op.regions[0].block, f_op.regions[1].block
+        zero = Op("const", [], [I64], {"value": 0, "type": I64}, loc=f_op.loc)
+        f_op.operands.append(zero.result)
+        n_before, n_after = before.add_arg(I64, "n"), after.add_arg(I64, "n")
+        before.terminator.operands.append(n_before)
+        one = Op("const", [], [I64], {"value": 1, "type": I64}, loc=f_op.loc)
+        inc = Op("add", [n_after, one.result], [I64], loc=f_op.loc)
+        for new_op in (one, inc):
+            new_op.parent = after
+            after.ops.insert(len(after.ops) - 1, new_op)
+        after.terminator.operands.append(inc.result)
+        count = OpResult(I64, f_op, len(f_op.results), "trips")
+        f_op.results.append(count)
+        marker = Value(I64, "trips")
+        self.extra_defs[marker] = (p_op.parent, count)
+        self.while_counts[p_op] = marker
+        zero.parent = f_op.parent
+        f_op.parent.ops.insert(f_op.parent.ops.index(f_op), zero)
+
+    def has_active(self, op: Op) -> bool:
+        return any(self.act.active(r) for o in op.walk() for r in o.results) or any(
+            o.name in ("store", "copy", "fill") and self.act.active_memory(o.operands[-1 if o.name != "store" else 1])
+            for o in op.walk())
+
+    # ---- obtaining primal values in the reverse sweep ----
+    def context_of(self, block) -> Context:
+        return self.top if block is self.top_block else self.contexts[block]
+
+    def primal(self, v: Value) -> Value:
+        if v in self.extra_defs:
+            block, fwd_value = self.extra_defs[v]
+            if block is self.top_block:
+                return fwd_value
+            ctx = self.context_of(block)
+            if v not in ctx.cache:
+                ctx.cache[v] = self.tape(fwd_value, ctx)
+            return ctx.cache[v]
+        block = defining_block(v)
+        if block is self.top_block:
+            return self.fwd[v]
+        ctx = self.context_of(block)
+        if v not in ctx.cache:
+            ctx.cache[v] = self.obtain(v, ctx)
+        return ctx.cache[v]
+
+    def obtain(self, v: Value, ctx: Context) -> Value:
+        if isinstance(v, BlockArg):
+            return self.tape(self.fwd[v], ctx)
+        op = v.op
+        recompute = (op.opdef.pure and not op.regions) or op.name in ("dim", "view") \
+            or (op.name == "load" and op in self.reload_ok)
+        if not recompute:
+            return self.tape(self.fwd[v], ctx)
+        operands = [self.primal(x) for x in op.operands]
+        new = Op(op.name, operands, [r.type for r in op.results], op.attrs, loc=op.loc,
+                 hints=[r.hint for r in op.results])
+        ctx.b.block.append(new)
+        return new.results[op.results.index(v)]
+
+    def tape(self, fwd_value: Value, ctx: Context) -> Value:
+        """Push fwd_value in the forward sweep each time it is defined; pop it here."""
+        if not fwd_value.type.is_scalar:
+            raise UnsupportedError("reverse mode cannot cache an array allocated inside a loop",
+                                   getattr(getattr(fwd_value, "op", None), "loc", None),
+                                   "allocate scratch arrays before the loop")
+        t_type = TapeType(fwd_value.type)
+        new = Op("tape_new", [], [t_type], {"type": t_type}, hints=["tape"])
+        top = self.grad.body.block
+        new.parent = top
+        top.ops.insert(0, new)
+        self.reverse_start += 1
+        tape = new.result
+        self.tapes.append(tape)
+        push = Op("tape_push", [tape, fwd_value], [])
+        insert_after_definition(fwd_value, push)
+        self.reverse_start += fwd_value_is_top(fwd_value, top)
+        rewind = Op("tape_rewind", [tape], [])
+        rewind.parent = top
+        top.ops.insert(self.reverse_start, rewind)
+        self.reverse_start += 1
+        return ctx.b.emit("tape_pop", tape)
+
+    # ---- adjoints ----
+    def zero(self, v: Value) -> Value:
+        return self.ctx.b.const(0.0, adjoint_type(v.type))
+
+    def accumulate(self, v: Value, contribution: Value):
+        if contribution is None or not self.act.active(v):
+            return
+        want = adjoint_type(v.type)
+        if contribution.type != want:
+            contribution = self.ctx.b.cast(contribution, type=want)
+        old = self.adj.get(v)
+        self.adj[v] = contribution if old is None else self.ctx.b.add(old, contribution)
+
+    def seed_result(self, v: Value, seed: Value):
+        if v.type.is_array:
+            if self.act.active_memory(v):
+                self.for_each_element(v, lambda idx: self.add_to_shadow(v, idx, self.ctx.b.load(seed, *idx)))
+        else:
+            self.accumulate(v, seed)
+
+    # ---- reversing ops ----
+    def reverse_ops(self, block: Block):
+        for op in reversed(block.ops[:-1]):
+            handler = getattr(self, "reverse_" + op.name, None)
+            if handler is not None:
+                handler(op)
+            elif op.results and op.opdef.vjp is not None:
+                self.reverse_scalar(op)
+
+    def lazy(self, v: Value, real: bool) -> Lazy:
+        if real and v.type.is_int:
+            return Lazy(lambda: self.ctx.b.cast(self.primal(v), type=F64), F64)
+        return Lazy(lambda: self.primal(v), v.type)
+
+    def reverse_scalar(self, op: Op):
+        r = op.results[0]
+        ct = self.adj.pop(r, None)
+        if ct is None or not self.act.active(r):
+            return
+        real = r.type.is_int
+        operands = [self.lazy(x, real) for x in op.operands]
+        contributions = op.opdef.vjp(self.ctx.b, ct, self.lazy(r, real), *operands)
+        for x, c in zip(op.operands, contributions):
+            if c is not None and is_numeric(x.type):
+                self.accumulate(x, c)
+
+    def reverse_load(self, op: Op):
+        ct = self.adj.pop(op.result, None)
+        array, *idx = op.operands
+        if ct is None or not self.act.active_memory(array):
+            return
+        self.add_to_shadow(array, [self.primal(i) for i in idx], ct)
+
+    def reverse_store(self, op: Op):
+        value, array, *idx = op.operands
+        if not self.act.active_memory(array):
+            return
+        shadow = self.shadow(array)
+        where = [self.primal(i) for i in idx]
+        b = self.ctx.b
+        d = b.load(shadow, *where)
+        b.store(b.const(0.0, d.type), shadow, *where)
+        self.accumulate(value, d)
+
+    def reverse_copy(self, op: Op):
+        src, dst = op.operands
+        if not self.act.active_memory(dst):
+            return
+
+        def element(idx):
+            b = self.ctx.b
+            d_dst = self.shadow(dst)
+            d = b.load(d_dst, *idx)
+            b.store(b.const(0.0, d.type), d_dst, *idx)
+            if self.act.active_memory(src):
+                self.add_to_shadow(src, idx, d)
+        self.for_each_element(dst, element)
+
+    def reverse_fill(self, op: Op):
+        array, value = op.operands
+        if not self.act.active_memory(array):
+            return
+        total = self.for_each_element(array, lambda idx: self.take_shadow(array, idx),
+                                      accumulate=self.act.active(value))
+        if total is not None:
+            self.accumulate(value, total)
+
+    def take_shadow(self, array, idx):
+        b = self.ctx.b
+        shadow = self.shadow(array)
+        d = b.load(shadow, *idx)
+        b.store(b.const(0.0, d.type), shadow, *idx)
+        return d
+
+    def add_to_shadow(self, array: Value, idx, ct: Value):
+        b = self.ctx.b
+        shadow = self.shadow(array)
+        if ct.type != shadow.type.dtype:
+            ct = b.cast(ct, type=shadow.type.dtype)
+        b.store(b.add(b.load(shadow, *idx), ct), shadow, *idx)
+
+    # ---- shadows ----
+    def shadow(self, a: Value) -> Value:
+        block = defining_block(a)
+        ctx = self.context_of(block)
+        if a in ctx.shadows:
+            return ctx.shadows[a]
+        if a in self.shadow_args:
+            s = self.shadow_args[a]
+        elif isinstance(a, OpResult) and a.op.name == "alloc":
+            shape = [self.primal(x) for x in a.op.operands]
+            s = ctx.b.alloc(*shape, type=shadow_type(a.type, "C"))
+            ctx.b.fill(s, ctx.b.const(0.0, s.type.dtype))
+        elif isinstance(a, OpResult) and a.op.name == "view":
+            source, *rest = a.op.operands
+            s = ctx.b.view(self.shadow(source), *[self.primal(x) for x in rest], spec=a.op.attrs["spec"])
+        else:
+            where = getattr(getattr(a, "op", None), "loc", None)
+            raise UnsupportedError("reverse mode does not support arrays that are loop-carried, "
+                                   "chosen by a branch, or passed without a shadow", where,
+                                   "copy into one array instead of swapping array variables")
+        ctx.shadows[a] = s
+        return s
+
+    def for_each_element(self, array: Value, fn, accumulate=False):
+        """Loop over every index of `array` (in the reverse sweep), calling fn(indices)."""
+        b = self.ctx.b
+        a = self.primal(array)
+        extents = [b.dim(a, axis=k) for k in range(a.type.ndim)]
+        zero, one = b.const(0, I64), b.const(1, I64)
+        acc_type = shadow_type(array.type).dtype
+        return self.loop_nest(extents, [], fn, zero, one, accumulate, acc_type)
+
+    def loop_nest(self, extents, idx, fn, zero, one, accumulate, acc_type):
+        if not extents:
+            value = fn(idx)
+            return value if accumulate else None
+        outer = self.ctx
+        block = Block([I64] + ([acc_type] if accumulate else []))
+        self.ctx = Context(outer.block, RuleBuilder(block), outer.cache, outer.shadows)
+        inner = self.loop_nest(extents[1:], idx + [block.args[0]], fn, zero, one, accumulate, acc_type)
+        if accumulate:
+            inner = self.ctx.b.add(block.args[1], inner)
+            self.ctx.b.emit("yield", inner)
+        else:
+            self.ctx.b.emit("yield")
+        self.ctx = outer
+        inits = [outer.b.const(0.0, acc_type)] if accumulate else []
+        result = outer.b.emit("for", zero, extents[0], one, *inits, regions=[Region([block])])
+        return result if accumulate else None
+
+    # ---- control flow ----
+    def outer_active(self, op: Op) -> list:
+        """Active scalars defined outside op and used inside it (their adjoints are carried)."""
+        inside = set()
+        for o in op.walk():
+            inside.update(o.results)
+            for region in o.regions:
+                for b in region.blocks:
+                    inside.update(b.args)
+        inside.difference_update(op.results)
+        seen = {}
+        for o in op.walk():
+            if o is op:
+                continue
+            for v in o.operands:
+                if v not in inside and not v.type.is_array and self.act.active(v) \
+                        and not isinstance(v.type, TapeType):
+                    seen.setdefault(v, None)
+        return list(seen)
+
+    def enter(self, primal_block: Block, block: Block) -> Context:
+        ctx = Context(primal_block, RuleBuilder(block))
+        self.contexts[primal_block] = ctx
+        return ctx
+
+    def run_region(self, primal_block: Block, block: Block, outer, seeds, setup=None):
+        """Reverse primal_block into block with outer adjoints given; return (ctx, new adjoints of outer)."""
+        saved_adj, saved_ctx = self.adj, self.ctx
+        ctx = self.enter(primal_block, block)
+        self.ctx = ctx
+        self.adj = dict(outer)
+        if setup:
+            setup(ctx)
+        for v, s in seeds:
+            self.accumulate(v, s)
+        self.reverse_ops(primal_block)
+        return ctx, saved_adj, saved_ctx
+
+    def leave(self, primal_block, saved_adj, saved_ctx):
+        del self.contexts[primal_block]
+        self.adj, self.ctx = saved_adj, saved_ctx
+
+    def reverse_if(self, op: Op):
+        active = [k for k, r in enumerate(op.results) if self.act.active(r)]
+        cts = {k: self.adj.pop(op.results[k], None) for k in active}
+        outer = self.outer_active(op)
+        if not outer and not any(c is not None for c in cts.values()) and not self.has_active(op):
+            return
+        cond = self.primal(op.operands[0])
+        inits = {v: self.adj.get(v) or self.zero(v) for v in outer}
+        regions = []
+        for region in op.regions:
+            block = Block()
+            yielded = region.block.terminator.operands
+            seeds = [(yielded[k], cts[k]) for k in active if cts[k] is not None]
+            ctx, saved_adj, saved_ctx = self.run_region(region.block, block, inits, seeds)
+            ctx.b.emit("yield", *[self.adj.get(v) or self.zero(v) for v in outer])
+            self.leave(region.block, saved_adj, saved_ctx)
+            regions.append(Region([block]))
+        types = tuple(adjoint_type(v.type) for v in outer)
+        results = self.ctx.b.emit("if", cond, regions=regions, types=types)
+        for v, r in zip(outer, as_list(results)):
+            self.adj[v] = r
+
+    def reverse_for(self, op: Op):
+        body = op.regions[0].block
+        iv, carried = body.args[0], body.args[1:]
+        active = [k for k, c in enumerate(carried) if self.act.active(c)]
+        outer = self.outer_active(op)
+        if not active and not outer and not self.has_active(op):
+            return
+        b = self.ctx.b
+        cts = [self.adj.pop(op.results[k], None) or self.zero(carried[k]) for k in active]
+        inits = [self.adj.get(v) or self.zero(v) for v in outer]
+        lo, hi, step = (self.primal(x) for x in op.operands[:3])
+        first, stop, back = reversed_range(b, lo, hi, step)
+        block = Block([I64] + [adjoint_type(carried[k].type) for k in active]
+                      + [adjoint_type(v.type) for v in outer])
+        block.args[0].hint = iv.hint
+        n = len(active)
+        yielded = body.terminator.operands
+        seeds = [(yielded[k], a) for k, a in zip(active, block.args[1:1 + n])]
+        outer_args = dict(zip(outer, block.args[1 + n:]))
+        ctx, saved_adj, saved_ctx = self.run_region(
+            body, block, outer_args, seeds, setup=lambda c: c.cache.__setitem__(iv, block.args[0]))
+        new_carried = [self.adj.get(carried[k]) or self.zero(carried[k]) for k in active]
+        ctx.b.emit("yield", *new_carried, *[self.adj.get(v) or self.zero(v) for v in outer])
+        self.leave(body, saved_adj, saved_ctx)
+        results = as_list(self.ctx.b.emit("for", first, stop, back, *cts, *inits, regions=[Region([block])]))
+        for k, r in zip(active, results[:n]):
+            self.accumulate(op.operands[3 + k], r)
+        for v, r in zip(outer, results[n:]):
+            self.adj[v] = r
+
+    def reverse_while(self, op: Op):
+        before, after = op.regions[0].block, op.regions[1].block
+        if list(before.terminator.operands[1:]) != list(before.args):
+            raise UnsupportedError("reverse mode needs a while loop whose condition region passes "
+                                   "its values through unchanged", op.loc)
+        carried = after.args
+        active = [k for k, c in enumerate(carried) if self.act.active(c)]
+        outer = self.outer_active(op)
+        if op not in self.while_counts:
+            return
+        cts = [self.adj.pop(op.results[k], None) or self.zero(carried[k]) for k in active]
+        inits = [self.adj.get(v) or self.zero(v) for v in outer]
+        count = self.primal(self.while_counts[op])
+        b = self.ctx.b
+        zero, one = b.const(0, I64), b.const(1, I64)
+        block = Block([I64] + [adjoint_type(carried[k].type) for k in active]
+                      + [adjoint_type(v.type) for v in outer])
+        n = len(active)
+        yielded = after.terminator.operands
+        seeds = [(yielded[k], a) for k, a in zip(active, block.args[1:1 + n])]
+        ctx, saved_adj, saved_ctx = self.run_region(after, block, dict(zip(outer, block.args[1 + n:])), seeds)
+        new_carried = [self.adj.get(carried[k]) or self.zero(carried[k]) for k in active]
+        ctx.b.emit("yield", *new_carried, *[self.adj.get(v) or self.zero(v) for v in outer])
+        self.leave(after, saved_adj, saved_ctx)
+        results = as_list(self.ctx.b.emit("for", zero, count, one, *cts, *inits, regions=[Region([block])]))
+        for k, r in zip(active, results[:n]):
+            self.accumulate(op.operands[k], r)
+        for v, r in zip(outer, results[n:]):
+            self.adj[v] = r
+
+
+# ---- helpers -----------------------------------------------------------------------
+
+def as_list(results) -> list:
+    if isinstance(results, tuple):
+        return list(results)
+    if isinstance(results, Value):
+        return [results]
+    return []
+
+
+def insert_after_definition(value: Value, new: Op):
+    if isinstance(value, BlockArg):
+        block, index = value.block, 0
+    else:
+        block = value.op.parent
+        index = block.ops.index(value.op) + 1
+    new.parent = block
+    block.ops.insert(index, new)
+
+
+def fwd_value_is_top(value: Value, top: Block) -> int:
+    block = value.block if isinstance(value, BlockArg) else value.op.parent
+    return 1 if block is top else 0
+
+
+def reversed_range(b: Builder, lo, hi, step):
+    """(first, stop, -step) that visit range(lo, hi, step) backwards."""
+    one = b.const(1, I64)
+    positive = b.gt(step, b.const(0, I64))
+    span_pos = b.sub(b.add(b.sub(hi, lo), b.sub(step, one)), b.const(0, I64))
+    span_neg = b.add(b.sub(lo, hi), b.sub(b.neg(step), one))
+    magnitude = b.select(positive, step, b.neg(step))
+    trips = b.max(b.floordiv(b.select(positive, span_pos, span_neg), magnitude), b.const(0, I64))
+    first = b.add(lo, b.mul(b.sub(trips, one), step))
+    stop = b.sub(lo, step)
+    return first, stop, b.neg(step)
+
+
+def reloadable_loads(func: Func, act: Activity) -> set:
+    """Loads whose location no store can overwrite after they execute."""
+    order, loops, writes = {}, {}, []
+
+    def visit(block, enclosing):
+        for op in block.ops:
+            order[op] = len(order)
+            loops[op] = enclosing
+            if op.name in ("store", "copy", "fill"):
+                target = op.operands[1] if op.name != "fill" else op.operands[0]
+                writes.append((op, act.cls(target)))
+            inner = enclosing | {op} if op.name in ("for", "while") else enclosing
+            for region in op.regions:
+                visit(region.block, inner)
+    visit(func.body.block, frozenset())
+    loop_allocs = {act.cls(op.result): op for op in order if op.name == "alloc" and loops[op]}
+    ok = set()
+    for op in order:
+        if op.name != "load":
+            continue
+        cls = act.cls(op.operands[0])
+        if cls in loop_allocs:
+            continue
+        clobbered = any(c is cls and (order[w] > order[op] or loops[w] & loops[op]) for w, c in writes)
+        if not clobbered:
+            ok.add(op)
+    return ok
+
+
+def reverse(func: Func, active_args, dup_args, seeded_results, name: str | None = None):
+    """The combined-mode gradient Func of func, and how its signature maps to func's."""
+    act = Activity(func, list(active_args) + [], list(dup_args), list(seeded_results))
+    for i in list(active_args):
+        if func.args[i].type.is_array or func.args[i].type.is_bool:
+            raise UnsupportedError(f"argument {i} cannot be Active: it is {func.args[i].type}",
+                                   func.loc, "arrays are Duplicated, booleans have no derivative")
+    rev = Reverser(func, act, list(dup_args), list(active_args), list(seeded_results))
+    return rev.build(name or f"{func.name}.grad")
+
+
+__all__ = ["reverse", "GradientInfo", "I1", "OPS"]
