@@ -1,0 +1,539 @@
+"""The differentiation API: gradient, withgradient, pullback, jit_gradient,
+check_gradient, with Enzyme's Duplicated/Const/Active annotations and
+Flux-style AD types.
+
+Invariants:
+- A gradient has its argument's structure: an array for an array (float64,
+  or float32 for float32 arrays, also for integer arrays), a float for a
+  number, the same tuple/list/dict/dataclass/namedtuple for a structure,
+  None where there is no derivative (strings, booleans, Const arguments,
+  anything with no active path to the result).
+- Plain arguments are Active (numbers) or duplicated with a fresh zeroed
+  shadow (arrays); with at least one Duplicated argument, plain arguments
+  are Const. `Duplicated(x, dx)` accumulates into dx (zeroed first unless
+  zero=False) and the gradient returned for it is dx itself.
+- Differentiated code is compiled once per argument signature and
+  activity pattern, after the primal IR is optimized; the gradient IR is
+  optimized again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import namedtuple
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import GradientMismatch, IradError, TypingError
+from .interpreter import run as interpret
+from .printer import print_func
+from .tracer import signature_key, trace
+from .tracer.pytree import children, is_runtime_leaf, map_tree
+
+
+# ---- annotations and AD types -----------------------------------------------------
+
+class Duplicated:
+    """An argument with a shadow that receives its gradient (`dval`)."""
+
+    def __init__(self, val, dx=None):
+        self.val = val
+        self.dval = zeros_like_tree(val) if dx is None else dx
+
+
+class Const:
+    """An argument that is not differentiated."""
+
+    def __init__(self, val):
+        self.val = val
+
+
+class Active:
+    """A number whose adjoint is returned."""
+
+    def __init__(self, val):
+        if isinstance(val, np.ndarray):
+            raise IradError("Active() takes a number, got an array",
+                            hint="pass arrays plainly or as Duplicated(x, dx)")
+        self.val = val
+
+
+@dataclass(frozen=True)
+class AutoReverse:
+    """Compiled reverse mode (the default)."""
+
+
+@dataclass(frozen=True)
+class AutoInterpreter:
+    """The same reverse-mode IR, run by the reference interpreter."""
+
+
+@dataclass(frozen=True)
+class AutoFiniteDifferences:
+    """Central finite differences: slow, approximate, a cross-check."""
+
+    eps: float = 1e-6
+
+
+ADTYPES = (AutoReverse, AutoInterpreter, AutoFiniteDifferences)
+WithGradient = namedtuple("WithGradient", "val grad")
+
+
+def zeros_like_tree(x):
+    node = children(x)
+    if node is not None:
+        rebuild, cs = node
+        return rebuild([zeros_like_tree(c) for c in cs])
+    if isinstance(x, np.ndarray):
+        return np.zeros(x.shape, shadow_dtype(x.dtype))
+    if isinstance(x, (float, int, np.number)) and not isinstance(x, (bool, np.bool_)):
+        return 0.0
+    return None
+
+
+def shadow_dtype(dtype) -> np.dtype:
+    return np.dtype(np.float32) if np.dtype(dtype) == np.float32 else np.dtype(np.float64)
+
+
+# ---- from annotated arguments to leaf activities --------------------------------------
+
+@dataclass
+class Leaf:
+    """One runtime leaf of the flattened arguments."""
+
+    value: object
+    kind: str                 # "const", "active" or "dup"
+    shadow: np.ndarray | None = None
+
+
+def _split_annotation(arg, any_duplicated: bool):
+    if isinstance(arg, Duplicated):
+        return arg.val, "dup", arg.dval
+    if isinstance(arg, Const):
+        return arg.val, "const", None
+    if isinstance(arg, Active):
+        return arg.val, "active", None
+    return arg, ("const" if any_duplicated else "plain"), None
+
+
+def _leaves(value, mode, shadow, out: list):
+    """Append a Leaf per runtime leaf of value, in the tracer's order."""
+    node = children(value)
+    if node is not None:
+        shadow_children = children(shadow)[1] if shadow is not None and children(shadow) else None
+        for k, c in enumerate(node[1]):
+            _leaves(c, mode, shadow_children[k] if shadow_children else None, out)
+        return
+    if not is_runtime_leaf(value):
+        return
+    numeric = not isinstance(value, (bool, np.bool_)) and not (
+        isinstance(value, np.ndarray) and value.dtype == np.bool_)
+    if mode == "const" or not numeric:
+        out.append(Leaf(value, "const"))
+    elif isinstance(value, np.ndarray):
+        out.append(Leaf(value, "dup", _check_shadow(value, shadow) if mode == "dup" else None))
+    else:
+        out.append(Leaf(value, "active"))
+
+
+def _check_shadow(x: np.ndarray, dx):
+    if dx is None:
+        return None
+    if not isinstance(dx, np.ndarray):
+        raise IradError(f"the shadow of an array must be an array, got {type(dx).__name__}")
+    want = shadow_dtype(x.dtype)
+    if dx.shape != x.shape or dx.dtype != want:
+        raise IradError(f"Duplicated shadow has shape {dx.shape} and dtype {dx.dtype}; it must have "
+                        f"shape {x.shape} and dtype {want}",
+                        hint="use Duplicated(x) to allocate a matching shadow")
+    if np.shares_memory(x, dx):
+        raise IradError("Duplicated shadow shares memory with its array",
+                        hint="give the shadow its own buffer, e.g. np.zeros_like(x)")
+    return dx
+
+
+# ---- compiled gradients --------------------------------------------------------------
+
+class GradientProgram:
+    """A primal specialization differentiated for one activity pattern."""
+
+    def __init__(self, fn, args, kinds, result_index, target, options):
+        from .api import optimize
+        from .passes.reverse import reverse
+        traced = trace(fn, args)
+        self.out_tree = traced.out_tree
+        self.captured = traced.captured
+        self.primal = optimize(traced.func, options)
+        self.result_index = result_index
+        check_differentiable_result(self.primal, self.out_tree, result_index, fn)
+        n_user = len(kinds)
+        active = [i for i in range(n_user) if kinds[i] == "active"]
+        dup = [i for i in range(n_user) if kinds[i] == "dup"]
+        grad, self.info = reverse(self.primal, active, dup, [result_index])
+        self.unoptimized = grad
+        self.grad = optimize(grad, options)
+        self.run = make_runner(self.grad, target, options)
+
+    def __call__(self, leaves, shadows, seed):
+        outputs = self.run([*leaves, *self.captured, *shadows, seed])
+        n = self.info.n_results
+        return outputs[:n], outputs[n:]
+
+
+def make_runner(func, target, options):
+    if target == "interpreter":
+        return lambda args: interpret(func, args)
+    from .runtime import compile_func
+    native = compile_func(func, fastmath=options["fastmath"], boundscheck=options["boundscheck"])
+    return lambda args: native(*args)
+
+
+def check_differentiable_result(func, out_tree, index, fn):
+    if index is None:
+        raise IradError(f"gradient needs {_name(fn)} to return a real scalar, but it returns "
+                        f"{describe_tree(out_tree)}",
+                        hint="use irad.jacobian for array or structured outputs, or irad.withgradient "
+                             "to differentiate the first element of a tuple")
+    t = func.result_types[index]
+    if t.is_array or t.is_bool:
+        raise IradError(f"gradient needs {_name(fn)} to return a real scalar, but it returns {t}",
+                        hint="use irad.jacobian for array outputs")
+
+
+def _name(fn) -> str:
+    return getattr(fn, "__qualname__", repr(fn))
+
+
+def describe_tree(tree) -> str:
+    kind = tree[0]
+    if kind == "static":
+        return f"the constant {tree[1]!r}"
+    if kind == "result":
+        return "a value"
+    if kind == "dict":
+        return "a dict"
+    return getattr(tree[1], "__name__", "a structure") if kind == "tuple" else "a structure"
+
+
+def differentiated_index(tree, first_element: bool):
+    """The flat result index that is differentiated (the first element for withgradient)."""
+    if tree[0] == "result":
+        return tree[1]
+    if first_element:
+        if tree[0] == "tuple" and tree[2]:
+            return differentiated_index(tree[2][0], False)
+        if tree[0] == "dict" and tree[1]:
+            return differentiated_index(next(iter(tree[1].values())), False)
+    return None
+
+
+class Differentiator:
+    """Caches GradientPrograms of one function per signature and activity."""
+
+    def __init__(self, fn, target="cpu", fastmath=False, boundscheck=True):
+        self.fn, self.target = fn, target
+        self.options = {"fastmath": fastmath, "boundscheck": boundscheck, "cache": False}
+        self.programs: dict = {}
+        self.lock = threading.Lock()
+
+    def program(self, primal_args, kinds, first_element) -> GradientProgram:
+        key = (tuple(signature_key(a) for a in primal_args), tuple(kinds), first_element)
+        prog = self.programs.get(key)
+        if prog is None:
+            with self.lock:
+                prog = self.programs.get(key)
+                if prog is None:
+                    try:
+                        prog = self._build(primal_args, kinds, first_element)
+                    except IradError as e:
+                        raise e.with_traceback(None) from None
+                    self.programs[key] = prog
+        return prog
+
+    def _build(self, primal_args, kinds, first_element):
+        probe = trace(self.fn, primal_args)
+        index = differentiated_index(probe.out_tree, first_element)
+        check_differentiable_result(probe.func, probe.out_tree, index, self.fn)
+        return GradientProgram(self.fn, primal_args, kinds, index, self.target, self.options)
+
+    def __call__(self, args, zero=True, first_element=False):
+        """(value, gradient tuple) of fn at args."""
+        any_dup = any(isinstance(a, Duplicated) for a in args)
+        split = [_split_annotation(a, any_dup) for a in args]
+        primal_args = [s[0] for s in split]
+        leaves: list = []
+        per_arg = []
+        for value, mode, shadow in split:
+            start = len(leaves)
+            _leaves(value, "dup" if mode == "dup" else ("const" if mode == "const" else "plain"),
+                    shadow, leaves)
+            per_arg.append((start, len(leaves)))
+        kinds = [leaf.kind for leaf in leaves]
+        prog = self.program(primal_args, kinds, first_element)
+        shadows = [np.zeros(leaf.value.shape, shadow_dtype(leaf.value.dtype)) for leaf in leaves
+                   if leaf.kind == "dup"]
+        seed = 1.0
+        results, adjoints = prog([leaf.value for leaf in leaves], shadows, seed)
+        grads = _leaf_gradients(leaves, shadows, adjoints, prog.info, zero)
+        from .api import rebuild_output
+        value = rebuild_output(prog.out_tree, results)
+        grad_tuple = tuple(_rebuild_gradient(v, mode, grads[s:e], shadow)
+                           for (v, mode, shadow), (s, e) in zip(split, per_arg))
+        return value, grad_tuple
+
+
+def _leaf_gradients(leaves, shadows, adjoints, info, zero):
+    out, shadow_it, adj_it = [], iter(shadows), iter(adjoints)
+    for k, leaf in enumerate(leaves):
+        has = info.has_gradient[k]
+        if leaf.kind == "dup":
+            computed = next(shadow_it)
+            if leaf.shadow is not None:
+                if zero:
+                    leaf.shadow[...] = 0
+                leaf.shadow += computed
+                computed = leaf.shadow
+            out.append(computed if has else None)
+        elif leaf.kind == "active":
+            value = next(adj_it)
+            out.append(float(value) if has else None)
+        else:
+            out.append(None)
+    return out
+
+
+def _rebuild_gradient(value, mode, grads, shadow):
+    it = iter(grads)
+
+    def build(x):
+        node = children(x)
+        if node is not None:
+            rebuild, cs = node
+            return rebuild([build(c) for c in cs])
+        return next(it) if is_runtime_leaf(x) else None
+    result = build(value)
+    if mode == "dup" and shadow is not None and children(shadow) is not None:
+        _write_back(shadow, result)
+        return shadow
+    return result
+
+
+def _write_back(shadow, grad):
+    """Store scalar gradients of a Duplicated structure into its mutable shadow."""
+    if isinstance(shadow, dict):
+        for k in shadow:
+            if isinstance(shadow[k], (dict, list)) or dataclasses.is_dataclass(shadow[k]):
+                _write_back(shadow[k], grad[k])
+            elif not isinstance(shadow[k], np.ndarray):
+                shadow[k] = grad[k]
+    elif isinstance(shadow, list):
+        for k in range(len(shadow)):
+            if not isinstance(shadow[k], np.ndarray):
+                shadow[k] = grad[k]
+    elif dataclasses.is_dataclass(shadow):
+        for f in dataclasses.fields(shadow):
+            if not isinstance(getattr(shadow, f.name), np.ndarray):
+                setattr(shadow, f.name, getattr(grad, f.name))
+
+
+# ---- the public functions ------------------------------------------------------------
+
+_differentiators: dict = {}
+
+
+def _differentiator(fn, adtype) -> Differentiator:
+    target = "interpreter" if isinstance(adtype, AutoInterpreter) else "cpu"
+    key = (fn, target)
+    try:
+        d = _differentiators.get(key)
+    except TypeError:
+        d = None
+    if d is None:
+        d = Differentiator(fn, target)
+        try:
+            _differentiators[key] = d
+        except TypeError:
+            pass
+    return d
+
+
+def _parse(args):
+    if args and isinstance(args[0], ADTYPES):
+        return args[0], args[1:]
+    if args and isinstance(args[0], type) and issubclass(args[0], ADTYPES):
+        return args[0](), args[1:]
+    return AutoReverse(), args
+
+
+def gradient(f, *args, zero=True):
+    """The gradient of scalar-valued f with respect to each argument (a tuple)."""
+    adtype, args = _parse(args)
+    if isinstance(adtype, AutoFiniteDifferences):
+        return finite_difference_gradient(f, args, adtype.eps)
+    return _differentiator(f, adtype)(args, zero)[1]
+
+
+def withgradient(f, *args, zero=True):
+    """(val, grad): f's full output, and the gradient of its first element."""
+    adtype, args = _parse(args)
+    if isinstance(adtype, AutoFiniteDifferences):
+        val = f(*_copy_tree(_primal_values(args)))
+        return WithGradient(val, finite_difference_gradient(f, args, adtype.eps, first_element=True))
+    val, grad = _differentiator(f, adtype)(args, zero, first_element=True)
+    return WithGradient(val, grad)
+
+
+def jit_gradient(fn=None, *, value=False, target="cpu", fastmath=False, boundscheck=True):
+    """`jit_gradient(f)(*args)` is `gradient(f, *args)` (or withgradient with value=True),
+    compiled once per signature; usable as a decorator."""
+    if fn is None:
+        return lambda f: jit_gradient(f, value=value, target=target, fastmath=fastmath,
+                                      boundscheck=boundscheck)
+    return GradientFunction(fn, value, target, fastmath, boundscheck)
+
+
+class GradientFunction:
+    def __init__(self, fn, value, target, fastmath, boundscheck):
+        self.fn, self.value = fn, value
+        self.differentiator = Differentiator(fn, target, fastmath, boundscheck)
+
+    def __call__(self, *args, zero=True):
+        val, grad = self.differentiator(args, zero, first_element=self.value)
+        return WithGradient(val, grad) if self.value else grad
+
+    def ir(self, *args, stage="gradient"):
+        any_dup = any(isinstance(a, Duplicated) for a in args)
+        split = [_split_annotation(a, any_dup) for a in args]
+        leaves: list = []
+        for value, mode, shadow in split:
+            _leaves(value, "dup" if mode == "dup" else ("const" if mode == "const" else "plain"),
+                    shadow, leaves)
+        prog = self.differentiator.program([s[0] for s in split], [x.kind for x in leaves], self.value)
+        return print_func({"gradient": prog.grad, "gradient-unoptimized": prog.unoptimized,
+                           "optimized": prog.primal}[stage])
+
+
+# ---- finite differences -------------------------------------------------------------
+
+def _primal_values(args):
+    return [a.val if isinstance(a, (Duplicated, Const, Active)) else a for a in args]
+
+
+def _copy_tree(x):
+    node = children(x)
+    if node is not None:
+        rebuild, cs = node
+        return rebuild([_copy_tree(c) for c in cs])
+    return x.copy() if isinstance(x, np.ndarray) else x
+
+
+def _scalar_output(f, args, first_element):
+    out = f(*_copy_tree(args))
+    if first_element and isinstance(out, (tuple, list)):
+        out = out[0]
+    elif first_element and isinstance(out, dict):
+        out = next(iter(out.values()))
+    if isinstance(out, np.ndarray) and out.shape != ():
+        raise IradError(f"gradient needs a real scalar output, got an array of shape {out.shape}",
+                        hint="use irad.jacobian")
+    return float(out)
+
+
+def _flatten(x):
+    leaves: list = []
+    map_tree(leaves.append, x)
+
+    def rebuild(new_leaves):
+        it = iter(new_leaves)
+        return map_tree(lambda _: next(it), x)
+    return leaves, rebuild
+
+
+def finite_difference_gradient(f, args, eps=1e-6, first_element=False):
+    """Central differences w.r.t. every numeric leaf; arguments are restored between calls."""
+    values = _primal_values(args)
+    grads = []
+    for k, v in enumerate(values):
+        if isinstance(args[k], Const):
+            grads.append(None)
+            continue
+        leaves, rebuild = _flatten(v)
+        out = []
+        for j, leaf in enumerate(leaves):
+            def call_with(new, j=j, k=k, leaves=leaves, rebuild=rebuild):
+                changed = list(leaves)
+                changed[j] = new
+                return _scalar_output(f, _replace(values, k, rebuild(changed)), first_element)
+            out.append(_fd_value(call_with, leaf, eps))
+        grads.append(rebuild(out))
+    return tuple(grads)
+
+
+def _fd_value(call_with, leaf, eps):
+    if isinstance(leaf, np.ndarray):
+        if leaf.dtype == np.bool_:
+            return None
+        base = leaf.astype(np.float64)
+        g = np.zeros(leaf.shape)
+        for idx in np.ndindex(leaf.shape):
+            plus, minus = base.copy(), base.copy()
+            plus[idx] += eps
+            minus[idx] -= eps
+            g[idx] = (call_with(plus) - call_with(minus)) / (2 * eps)
+        return g
+    if isinstance(leaf, (bool, np.bool_)) or not isinstance(leaf, (int, float, np.number)):
+        return None
+    return (call_with(float(leaf) + eps) - call_with(float(leaf) - eps)) / (2 * eps)
+
+
+def _replace(values, k, new):
+    out = list(values)
+    out[k] = new
+    return out
+
+
+def check_gradient(f, *args, rtol=1e-6, atol=1e-8, eps=1e-6):
+    """Compare irad's gradient with central finite differences; raise GradientMismatch."""
+    got = gradient(f, *[_copy_tree(a) if not isinstance(a, (Duplicated, Const, Active)) else a
+                        for a in args])
+    want = finite_difference_gradient(f, args, eps)
+    worst = _worst(got, want, rtol, atol, "")
+    if worst is not None:
+        where, g, w = worst
+        raise GradientMismatch(f"gradient mismatch at {where}: irad {g!r}, finite differences {w!r}",
+                               hint=f"rtol={rtol}, atol={atol}")
+    return got
+
+
+def _worst(got, want, rtol, atol, path):
+    if want is None or got is None:
+        if (want is None) != (got is None) and not _is_zero(want if got is None else got):
+            return path or "argument", got, want
+        return None
+    node = children(want)
+    if node is not None:
+        g_children = children(got)[1]
+        for j, (g, w) in enumerate(zip(g_children, node[1])):
+            found = _worst(g, w, rtol, atol, f"{path}[{j}]")
+            if found:
+                return found
+        return None
+    g, w = np.asarray(got, dtype=float), np.asarray(w_ := want, dtype=float)
+    err = np.abs(g - w) - (atol + rtol * np.abs(w))
+    if np.any(err > 0) or np.any(np.isnan(g) != np.isnan(w)):
+        k = np.unravel_index(int(np.nanargmax(err)), err.shape) if err.shape else ()
+        return f"{path}{list(k) if k else ''}", g[k].item() if g.shape else g.item(), \
+            w[k].item() if w.shape else w_
+    return None
+
+
+def _is_zero(x) -> bool:
+    try:
+        return bool(np.all(np.asarray(x) == 0))
+    except Exception:
+        return False
+
+
+__all__ = ["gradient", "withgradient", "jit_gradient", "check_gradient", "Duplicated", "Const",
+           "Active", "AutoReverse", "AutoInterpreter", "AutoFiniteDifferences", "TypingError"]
