@@ -9,4 +9,5 @@ from .interpreter import run as interpret  # noqa: F401
 __version__ = "0.1.0"
 from .api import jit  # noqa: F401,E402
 from .autodiff import (Active, AutoFiniteDifferences, AutoInterpreter, AutoReverse,  # noqa: F401,E402
-                       Const, Duplicated, check_gradient, gradient, jit_gradient, withgradient)
+                       Const, Duplicated, check_gradient, gradient, jit_gradient, pullback,
+                       withgradient)

@@ -257,18 +257,26 @@ class Differentiator:
         check_differentiable_result(probe.func, probe.out_tree, index, self.fn)
         return GradientProgram(self.fn, primal_args, kinds, index, self.target, self.options)
 
+    def pullback(self, args):
+        split, primal_args, leaves, per_arg = annotate(args)
+        key = ("pullback", tuple(signature_key(a) for a in primal_args), tuple(x.kind for x in leaves))
+        prog = self.programs.get(key)
+        if prog is None:
+            with self.lock:
+                try:
+                    prog = self.programs.setdefault(key, PullbackProgram(
+                        self.fn, primal_args, [x.kind for x in leaves], self.target, self.options))
+                except IradError as e:
+                    raise e.with_traceback(None) from None
+        outputs = prog.forward([*[leaf.value for leaf in leaves], *prog.captured])
+        n = prog.info.n_results
+        from .api import rebuild_output
+        y = rebuild_output(prog.out_tree, outputs[:n])
+        return y, Pullback(prog, leaves, split, per_arg, outputs[n:])
+
     def __call__(self, args, zero=True, first_element=False):
         """(value, gradient tuple) of fn at args."""
-        any_dup = any(isinstance(a, Duplicated) for a in args)
-        split = [_split_annotation(a, any_dup) for a in args]
-        primal_args = [s[0] for s in split]
-        leaves: list = []
-        per_arg = []
-        for value, mode, shadow in split:
-            start = len(leaves)
-            _leaves(value, "dup" if mode == "dup" else ("const" if mode == "const" else "plain"),
-                    shadow, leaves)
-            per_arg.append((start, len(leaves)))
+        split, primal_args, leaves, per_arg = annotate(args)
         kinds = [leaf.kind for leaf in leaves]
         prog = self.program(primal_args, kinds, first_element)
         shadows = [np.zeros(leaf.value.shape, shadow_dtype(leaf.value.dtype)) for leaf in leaves
@@ -281,6 +289,87 @@ class Differentiator:
         grad_tuple = tuple(_rebuild_gradient(v, mode, grads[s:e], shadow)
                            for (v, mode, shadow), (s, e) in zip(split, per_arg))
         return value, grad_tuple
+
+
+class PullbackProgram:
+    """Split-mode reverse: a forward Func that keeps residuals, a reverse Func run per seed."""
+
+    def __init__(self, fn, args, kinds, target, options):
+        from .api import optimize
+        from .passes.reverse import reverse
+        from .passes.split import split
+        traced = trace(fn, args)
+        self.out_tree, self.captured = traced.out_tree, traced.captured
+        primal = optimize(traced.func, options)
+        self.seeded = [k for k, t in enumerate(primal.result_types) if not t.is_bool]
+        self.seed_types = [primal.result_types[k] for k in self.seeded]
+        n_user = len(kinds)
+        active = [i for i in range(n_user) if kinds[i] == "active"]
+        dup = [i for i in range(n_user) if kinds[i] == "dup"]
+        grad, self.info = reverse(primal, active, dup, self.seeded)
+        fwd, rev, self.n_residuals = split(grad, self.info, len(primal.args))
+        self.forward = make_runner(optimize(fwd, options), target, options)
+        self.reverse = make_runner(optimize(rev, options), target, options)
+
+
+class Pullback:
+    """`back(seed)`: the gradient for output cotangent `seed`, reusing one forward sweep."""
+
+    def __init__(self, prog: PullbackProgram, leaves, split_args, per_arg, residuals):
+        self.prog, self.leaves, self.split_args, self.per_arg = prog, leaves, split_args, per_arg
+        self.residuals = residuals
+
+    def __call__(self, seed):
+        prog = self.prog
+        seeds = _flatten_seed(prog.out_tree, seed, prog.seeded, prog.seed_types)
+        shadows = [np.zeros(leaf.value.shape, shadow_dtype(leaf.value.dtype)) for leaf in self.leaves
+                   if leaf.kind == "dup"]
+        adjoints = prog.reverse([*self.residuals, *shadows, *seeds])
+        grads = _leaf_gradients(self.leaves, shadows, adjoints, prog.info, True)
+        return tuple(_rebuild_gradient(v, mode, grads[s:e], shadow)
+                     for (v, mode, shadow), (s, e) in zip(self.split_args, self.per_arg))
+
+
+def _flatten_seed(tree, seed, seeded, types) -> list:
+    flat: dict = {}
+
+    def walk(t, s):
+        kind = t[0]
+        if kind == "result":
+            flat[t[1]] = s
+        elif kind == "dict":
+            for k, sub in t[1].items():
+                walk(sub, None if s is None else s[k])
+        elif kind == "tuple":
+            for k, sub in enumerate(t[2]):
+                walk(sub, None if s is None else s[k])
+        elif kind == "struct":
+            for k, sub in t[2].items():
+                walk(sub, None if s is None else getattr(s, k))
+    walk(tree, seed)
+    out = []
+    for k, t in zip(seeded, types):
+        s = flat.get(k)
+        if t.is_array:
+            want = np.float32 if t.dtype.name == "f32" else np.float64
+            out.append(np.zeros(0, want) if s is None else np.ascontiguousarray(s, dtype=want))
+        else:
+            out.append(0.0 if s is None else float(s))
+    return out
+
+
+def annotate(args):
+    """(annotations per argument, primal arguments, leaves, leaf range per argument)."""
+    any_dup = any(isinstance(a, Duplicated) for a in args)
+    split = [_split_annotation(a, any_dup) for a in args]
+    leaves: list = []
+    per_arg = []
+    for value, mode, shadow in split:
+        start = len(leaves)
+        _leaves(value, "dup" if mode == "dup" else ("const" if mode == "const" else "plain"),
+                shadow, leaves)
+        per_arg.append((start, len(leaves)))
+    return split, [s[0] for s in split], leaves, per_arg
 
 
 def _leaf_gradients(leaves, shadows, adjoints, info, zero):
@@ -382,6 +471,13 @@ def withgradient(f, *args, zero=True):
         return WithGradient(val, finite_difference_gradient(f, args, adtype.eps, first_element=True))
     val, grad = _differentiator(f, adtype)(args, zero, first_element=True)
     return WithGradient(val, grad)
+
+
+def pullback(f, *args):
+    """(y, back): f's output and a function from an output cotangent to the gradients.
+    `back` reuses one forward sweep, however often it is called."""
+    adtype, args = _parse(args)
+    return _differentiator(f, adtype).pullback(args)
 
 
 def jit_gradient(fn=None, *, value=False, target="cpu", fastmath=False, boundscheck=True):

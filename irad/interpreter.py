@@ -19,7 +19,7 @@ import numpy as np
 
 from .ir import Block, Func, Module, Op
 from .ops import OPS
-from .types import ArrayType, NoneType, TupleType
+from .types import TapeType, ArrayType, NoneType, TupleType
 
 
 class Interpreter:
@@ -109,6 +109,11 @@ def coerce_argument(value, t, where: str = "argument"):
         if value is not None:
             raise TypeError(f"{where}: expected None, got {_describe(value)}")
         return None
+    if isinstance(t, TapeType):
+        from .ops.tape import Tape
+        if not isinstance(value, Tape):
+            raise TypeError(f"{where}: expected a tape, got {_describe(value)}")
+        return value
     raise TypeError(f"{where}: cannot pass a value of type {t}")
 
 

@@ -57,6 +57,7 @@ class GradientInfo:
     seeded_results: list
     has_gradient: list            # per primal argument: does it get a gradient?
     n_results: int
+    boundary: int = 0             # index of the first top-level op of the reverse sweep
 
 
 class Lazy:
@@ -131,7 +132,8 @@ class Reverser:
         b.emit("return", *[self.fwd[v] for v in ret.operands], *adjoints, loc=ret.loc)
         has = [self.act.arg_is_active(i) and (i in self.dup_args or i in self.active_args)
                for i in range(len(p.args))]
-        return g, GradientInfo(self.dup_args, self.active_args, self.seeded, has, len(p.result_types))
+        return g, GradientInfo(self.dup_args, self.active_args, self.seeded, has, len(p.result_types),
+                               self.reverse_start)
 
     # ---- the forward sweep ----
     def forward_sweep(self):
