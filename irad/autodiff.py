@@ -580,7 +580,12 @@ def _fd_value(call_with, leaf, eps):
         return g
     if isinstance(leaf, (bool, np.bool_)) or not isinstance(leaf, (int, float, np.number)):
         return None
-    return (call_with(float(leaf) + eps) - call_with(float(leaf) - eps)) / (2 * eps)
+    try:
+        return (call_with(float(leaf) + eps) - call_with(float(leaf) - eps)) / (2 * eps)
+    except TypeError:
+        if isinstance(leaf, (int, np.integer)):
+            return None  # an integer used as a size or index: no derivative
+        raise
 
 
 def _replace(values, k, new):
