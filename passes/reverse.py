@@ -60,31 +60,12 @@ class GradientInfo:
     boundary: int = 0             # index of the first top-level op of the reverse sweep
 
 
-class Lazy:
-    """A primal operand handed to a derivative rule; materialized on first use."""
-
-    def __init__(self, resolve, type):
-        self._resolve, self.type, self._value = resolve, type, None
-
-    def get(self) -> Value:
-        if self._value is None:
-            self._value = self._resolve()
-        return self._value
-
-
-class RuleBuilder(Builder):
-    """A Builder that materializes `Lazy` operands, so rules pay only for what they use."""
-
-    def emit(self, name, *operands, **kw):
-        return super().emit(name, *[o.get() if isinstance(o, Lazy) else o for o in operands], **kw)
-
-
 @dataclass
 class Context:
     """The reverse code of one primal block, and the primal values it has obtained there."""
 
     block: Block
-    b: RuleBuilder
+    b: Builder
     cache: dict = field(default_factory=dict)
     shadows: dict = field(default_factory=dict)
 
@@ -119,7 +100,7 @@ class Reverser:
         seeds = g.args[len(p.args) + len(self.dup_args):]
         self.forward_sweep()
         self.reverse_start = len(g.body.block.ops)
-        top = Context(self.top_block, RuleBuilder(g.body.block))
+        top = Context(self.top_block, Builder(g.body.block))
         self.ctx = top
         self.top = top
         for i, seed in zip(self.seeded, seeds):
@@ -257,22 +238,53 @@ class Reverser:
             elif op.results and op.opdef.vjp is not None:
                 self.reverse_scalar(op)
 
-    def lazy(self, v: Value, real: bool) -> Lazy:
-        if real and v.type.is_int:
-            return Lazy(lambda: self.ctx.b.cast(self.primal(v), type=F64), F64)
-        return Lazy(lambda: self.primal(v), v.type)
-
     def reverse_scalar(self, op: Op):
         r = op.results[0]
         ct = self.adj.pop(r, None)
         if ct is None or not self.act.active(r):
             return
-        real = r.type.is_int
-        operands = [self.lazy(x, real) for x in op.operands]
-        contributions = op.opdef.vjp(self.ctx.b, ct, self.lazy(r, real), *operands)
+        wanted = [self.act.active(x) and is_numeric(x.type) for x in op.operands]
+        contributions = self.apply_rule(op.opdef.vjp, ct, r, op.operands, wanted)
         for x, c in zip(op.operands, contributions):
-            if c is not None and is_numeric(x.type):
+            if c is not None:
                 self.accumulate(x, c)
+
+    def apply_rule(self, rule, ct, r, operands, wanted) -> list:
+        """Run a VJP rule on stand-ins for the primal values, keep only the ops the wanted
+        contributions need, and only then obtain the primal values those ops read."""
+        real = r.type.is_int
+        stand_ins = {}
+
+        def stand_in(v):
+            t = F64 if real and v.type.is_int else v.type
+            s = Value(t, v.hint)
+            stand_ins[s] = v
+            return s
+        scratch = Block()
+        outs = rule(Builder(scratch, fastmath=self.ctx.b.fastmath), ct, stand_in(r),
+                    *[stand_in(x) for x in operands])
+        wanted_outs = [o if w else None for o, w in zip(outs, wanted)]
+        needed = backward_slice(scratch, [o for o in wanted_outs if o is not None])
+        mapping = {}
+        for op in scratch.ops:
+            if op not in needed:
+                continue
+            for v in op.operands:
+                if v in stand_ins and v not in mapping:
+                    mapping[v] = self.resolve_stand_in(stand_ins[v], v.type)
+            self.ctx.b.block.append(clone_op(op, mapping))
+        return [self.rule_output(o, mapping, stand_ins) for o in wanted_outs]
+
+    def rule_output(self, o, mapping, stand_ins):
+        if o is None or o in mapping:
+            return mapping.get(o)
+        if o in stand_ins:
+            return self.resolve_stand_in(stand_ins[o], o.type)
+        return o
+
+    def resolve_stand_in(self, v: Value, t) -> Value:
+        value = self.primal(v)
+        return self.ctx.b.cast(value, type=t) if value.type != t else value
 
     def reverse_load(self, op: Op):
         ct = self.adj.pop(op.result, None)
@@ -367,7 +379,7 @@ class Reverser:
             return value if accumulate else None
         outer = self.ctx
         block = Block([I64] + ([acc_type] if accumulate else []))
-        self.ctx = Context(outer.block, RuleBuilder(block), outer.cache, outer.shadows)
+        self.ctx = Context(outer.block, Builder(block), outer.cache, outer.shadows)
         inner = self.loop_nest(extents[1:], idx + [block.args[0]], fn, zero, one, accumulate, acc_type)
         if accumulate:
             inner = self.ctx.b.add(block.args[1], inner)
@@ -400,7 +412,7 @@ class Reverser:
         return list(seen)
 
     def enter(self, primal_block: Block, block: Block) -> Context:
-        ctx = Context(primal_block, RuleBuilder(block))
+        ctx = Context(primal_block, Builder(block))
         self.contexts[primal_block] = ctx
         return ctx
 
@@ -505,6 +517,19 @@ class Reverser:
 
 
 # ---- helpers -----------------------------------------------------------------------
+
+def backward_slice(block: Block, roots) -> set:
+    """The ops of block that the values in roots depend on."""
+    needed, work = set(), list(roots)
+    while work:
+        v = work.pop()
+        op = getattr(v, "op", None)
+        if op is None or op.parent is not block or op in needed:
+            continue
+        needed.add(op)
+        work.extend(op.operands)
+    return needed
+
 
 def as_list(results) -> list:
     if isinstance(results, tuple):

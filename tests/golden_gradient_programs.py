@@ -1,0 +1,56 @@
+"""Programs whose gradient IR is checked with FileCheck (tests/golden/gradient)."""
+import math
+
+import numpy as np
+
+
+def heat_linear(u, alpha):
+    """In-place explicit heat stencil: linear in u, so its gradient needs no tape."""
+    n = u.shape[0]
+    tmp = np.zeros(n)
+    for t in range(4):
+        for i in range(1, n - 1):
+            tmp[i] = u[i] + alpha * (u[i - 1] - 2 * u[i] + u[i + 1])
+        for i in range(1, n - 1):
+            u[i] = tmp[i]
+    s = 0.0
+    for i in range(n):
+        s += u[i]
+    return s
+
+
+def read_only_sumsq(x):
+    """A reduction that only reads x: the reverse sweep re-loads, never tapes."""
+    s = 0.0
+    for i in range(len(x)):
+        s += x[i] * x[i]
+    return s
+
+
+def gauss_seidel(u, h):
+    """In-place sweeps: u[i] is overwritten after sin reads it, so exactly that is taped."""
+    for sweep in range(3):
+        for i in range(1, len(u) - 1):
+            u[i] = 0.5 * (u[i - 1] + u[i + 1]) + h * math.sin(u[i])
+    s = 0.0
+    for i in range(len(u)):
+        s += u[i]
+    return s
+
+
+def scale_then_sum(x, w):
+    """DESIGN.md's worked example: one tape for the first loop, none for the second."""
+    for i in range(len(x)):
+        x[i] = x[i] * w
+    s = 0.0
+    for i in range(len(x)):
+        s += x[i] * x[i]
+    return s
+
+
+def newton(c):
+    """A while loop: the trip count is counted forward, carried values taped."""
+    x = c
+    while abs(x * x - c) > 1e-12:
+        x = 0.5 * (x + c / x)
+    return x
