@@ -596,8 +596,9 @@ def _replace(values, k, new):
 
 def check_gradient(f, *args, rtol=1e-6, atol=1e-8, eps=1e-6):
     """Compare irad's gradient with central finite differences; raise GradientMismatch."""
-    got = gradient(f, *[_copy_tree(a) if not isinstance(a, (Duplicated, Const, Active)) else a
-                        for a in args])
+    adtype, args = _parse(args)
+    got = gradient(f, adtype, *[_copy_tree(a) if not isinstance(a, (Duplicated, Const, Active)) else a
+                                for a in args])
     want = finite_difference_gradient(f, args, eps)
     worst = _worst(got, want, rtol, atol, "")
     if worst is not None:

@@ -53,7 +53,8 @@ class IradError(Exception):
         self.loc = loc
         self.bare_message = message
         self.hint = hint
-        super().__init__(render(loc, message, hint) if loc else message)
+        plain = message + (f"\nhint: {hint}" if hint else "")
+        super().__init__(render(loc, message, hint) if loc else plain)
 
 
 class UnsupportedError(IradError):

@@ -1,0 +1,165 @@
+"""The differentiation API, rule by rule (../shared/API.md, "Rules of the road")."""
+import numpy as np
+import pytest
+
+import api_programs as ap
+import irad
+
+AD = irad.AutoInterpreter()
+
+
+def test_gradient_returns_one_entry_per_argument():
+    assert irad.gradient(ap.mul3, AD, 2.0, 3.0, 5.0) == (15.0, 10.0, 6.0)
+
+
+def test_withgradient_value_and_gradient():
+    y, grad = irad.withgradient(ap.div, AD, 1, 2)
+    assert y == 0.5 and grad == (0.5, -0.25)
+
+
+def test_withgradient_differentiates_first_element_of_dict_and_tuple():
+    r = irad.withgradient(ap.div_dict, AD, 3.0, 4.0)
+    assert r.val == {"div": 0.75, "mul": 12.0} and r.grad == (0.25, -0.1875)
+    r = irad.withgradient(ap.first_of_tuple, AD, 3.0)
+    assert r.val == (9.0, 4.0) and r.grad == (6.0,)
+
+
+def test_gradient_rejects_non_scalar_output_and_points_to_jacobian():
+    with pytest.raises(irad.IradError, match="returns array<f64,1,C>") as info:
+        irad.gradient(ap.returns_array, AD, 1.0)
+    assert "jacobian" in str(info.value)
+    with pytest.raises(irad.IradError, match="jacobian"):
+        irad.gradient(ap.first_of_tuple, AD, 1.0)
+
+
+def test_array_gradient_is_float64_also_for_integer_arrays():
+    g = irad.gradient(ap.int_power_sum, AD, np.array([7, 11]), 0, 0)
+    assert g[0].dtype == np.float64
+    np.testing.assert_array_equal(g[0], [14.0, 22.0])
+    assert g[1] == 2.0 and g[2] is None
+
+
+def test_float32_arrays_get_float32_gradients():
+    g = irad.gradient(ap.sumsq, AD, np.array([1.0, 2.0], dtype=np.float32))
+    assert g[0].dtype == np.float32
+    np.testing.assert_allclose(g[0], [2.0, 4.0])
+
+
+def test_no_active_path_gives_none():
+    g = irad.gradient(ap.uses_only_shape, AD, np.ones(3), 2.0)
+    assert g == (None, 3.0)
+
+
+def test_strings_and_booleans_get_none():
+    assert irad.gradient(ap.string_arg, AD, 1.5, "double") == (2.0, None)
+    assert irad.gradient(ap.bool_arg, AD, 1.5, True) == (3.0, None)
+
+
+def test_gradient_has_the_structure_of_the_argument():
+    g = irad.gradient(ap.pair_fn, AD, ap.Pair(2.0, 3.0))
+    assert isinstance(g[0], ap.Pair) and g[0] == ap.Pair(9.0, 12.0)
+    p = ap.Params(np.array([1.0, 2.0]), 0.5)
+    g = irad.gradient(ap.params_fn, AD, p, np.array([3.0, 4.0]))
+    assert isinstance(g[0], ap.Params)
+    np.testing.assert_allclose(g[0].w, [2 * 3.5 * 3.0, 2 * 8.5 * 4.0])
+    assert g[0].c == pytest.approx(2 * 3.5 + 2 * 8.5)
+    g = irad.gradient(lambda t: t[0] * t[1], AD, (2.0, 3))
+    assert g == ((3.0, 2.0),)
+
+
+def test_plain_arguments_all_get_gradients_for_a_model_dict():
+    rng = np.random.default_rng(0)
+    model = {"w": rng.standard_normal((3, 4)), "b": np.zeros(3)}
+    x, y = rng.standard_normal(4), rng.standard_normal(3)
+    g = irad.gradient(ap.loss, AD, model, x, y)
+    assert set(g[0]) == {"w", "b"} and g[1].shape == (4,) and g[2].shape == (3,)
+    want = irad.gradient(ap.loss, irad.AutoFiniteDifferences(), model, x, y)
+    for k in ("w", "b"):
+        np.testing.assert_allclose(g[0][k], want[0][k], rtol=1e-5, atol=1e-7)
+
+
+def test_duplicated_model_makes_plain_arguments_const_and_fills_dval():
+    rng = np.random.default_rng(1)
+    model = {"w": rng.standard_normal((3, 4)), "b": np.zeros(3)}
+    x, y = rng.standard_normal(4), rng.standard_normal(3)
+    dup = irad.Duplicated(model)
+    g = irad.gradient(ap.loss, AD, dup, irad.Const(x), irad.Const(y))
+    assert g[1] is None and g[2] is None
+    assert g[0] is dup.dval
+    first = dup.dval["w"].copy()
+    g2 = irad.gradient(ap.loss, AD, dup, x, y)
+    assert g2[1] is None and g2[2] is None
+    np.testing.assert_allclose(dup.dval["w"], first)
+    irad.gradient(ap.loss, AD, dup, x, y, zero=False)
+    np.testing.assert_allclose(dup.dval["w"], 2 * first)
+
+
+def test_duplicated_accumulates_into_given_buffer():
+    x, dx = np.array([1.0, 2.0]), np.array([10.0, 10.0])
+    g = irad.gradient(ap.sumsq, AD, irad.Duplicated(x, dx))
+    assert g[0] is dx
+    np.testing.assert_array_equal(dx, [2.0, 4.0])
+    irad.gradient(ap.sumsq, AD, irad.Duplicated(x, dx), zero=False)
+    np.testing.assert_array_equal(dx, [4.0, 8.0])
+
+
+def test_duplicated_mutating_function_keeps_zygote_accumulation():
+    x, dx = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    irad.gradient(ap.mutates, AD, irad.Duplicated(x, dx), zero=False)
+    np.testing.assert_array_equal(dx, [1.0 + 2.0, 1.0 + 4.0])
+    np.testing.assert_array_equal(x, [1.0, 4.0])
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3), np.zeros(2, dtype=np.float32), "alias"])
+def test_bad_shadow_is_rejected(bad):
+    x = np.ones(2)
+    dx = x if isinstance(bad, str) else bad
+    with pytest.raises(irad.IradError):
+        irad.gradient(ap.sumsq, AD, irad.Duplicated(x, dx))
+
+
+def test_active_on_an_array_is_rejected():
+    with pytest.raises(irad.IradError, match="Active"):
+        irad.Active(np.ones(3))
+
+
+def test_active_and_const_annotations():
+    assert irad.gradient(ap.mul3, AD, irad.Active(2.0), irad.Const(3.0), 5.0) == (15.0, None, 6.0)
+
+
+def test_finite_differences_adtype():
+    g = irad.gradient(lambda x: 2.0 * x[0] + 2.0 * x[1], irad.AutoFiniteDifferences(), np.array([1.0, 2.0]))
+    np.testing.assert_allclose(g[0], [2.0, 2.0], rtol=1e-6)
+
+
+def test_pullback_reuses_the_forward_sweep():
+    y, back = irad.pullback(ap.mul3, AD, 2.0, 3.0, 5.0)
+    assert y == 30.0 and back(1.0) == (15.0, 10.0, 6.0) and back(2.0) == (30.0, 20.0, 12.0)
+    y, back = irad.pullback(ap.returns_array, AD, 1.0)
+    np.testing.assert_array_equal(y, [1.0, 1.0])
+    assert back(np.array([1.0, 1.0])) == (2.0,)
+    assert back(np.array([3.0, 0.0])) == (3.0,)
+
+
+def test_jit_gradient_and_value():
+    g = irad.jit_gradient(ap.mul3, target="interpreter")
+    assert g(2.0, 3.0, 5.0) == (15.0, 10.0, 6.0)
+    v = irad.jit_gradient(ap.div, value=True, target="interpreter")
+    assert v(1.0, 2.0) == (0.5, (0.5, -0.25))
+    assert len(g.differentiator.programs) == 1
+    g(4.0, 3.0, 5.0)
+    assert len(g.differentiator.programs) == 1
+
+
+def test_check_gradient_passes_and_reports_mismatch():
+    irad.check_gradient(ap.sumsq, AD, np.array([1.0, -2.0, 0.5]))
+    x = np.array([1.0, 2.0])
+    irad.check_gradient(ap.mutates, AD, x)
+    np.testing.assert_array_equal(x, [1.0, 2.0])
+    with pytest.raises(irad.GradientMismatch, match="irad 1.0"):
+        irad.check_gradient(ap.sawtooth, AD, 1.0)
+
+
+def test_nan_inputs_give_nan_gradients():
+    g = irad.gradient(ap.mul3, AD, float("nan"), 1.0, 2.0)
+    assert g[0] == 2.0 and all(v != v for v in g[1:])
