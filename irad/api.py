@@ -10,8 +10,11 @@ Python numbers where CPython would give Python numbers.
 from __future__ import annotations
 
 import functools
+import logging
 import os
+import sys
 import threading
+import time
 
 import numpy as np
 
@@ -21,24 +24,62 @@ from .printer import print_func
 from .tracer import runtime_leaves, signature_key, trace
 
 TARGETS = ("cpu", "interpreter")
-STAGES = ("typed", "optimized", "llvm", "llvm-optimized", "asm")
+STAGES = ("typed", "optimized", "gradient", "llvm", "llvm-optimized", "asm")
+
+
+log = logging.getLogger("irad")
+if os.environ.get("IRAD_LOG"):
+    logging.basicConfig(format="%(name)s: %(message)s")
+    log.setLevel(os.environ["IRAD_LOG"].upper())
+
+
+class Stopwatch:
+    """Milliseconds per named stage of one compilation."""
+
+    def __init__(self):
+        self.times: dict[str, float] = {}
+
+    def __call__(self, stage: str, fn, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.times[stage] = self.times.get(stage, 0.0) + (time.perf_counter() - start) * 1e3
+
+    def summary(self) -> str:
+        return ", ".join(f"{k} {v:.1f} ms" for k, v in self.times.items())
+
+
+def dump(name: str, stage: str, text: str):
+    """Print `text` when IRAD_DUMP lists `stage` (or "all")."""
+    wanted = {s.strip() for s in os.environ.get("IRAD_DUMP", "").split(",") if s.strip()}
+    if stage in wanted or "all" in wanted:
+        print(f"// ---- irad: {name}, stage {stage} ----\n{text}", file=sys.stderr)
 
 
 class Compiled:
     """One specialization: traced and optimized IR plus a way to run it."""
 
-    def __init__(self, traced, target: str, options: dict):
+    def __init__(self, fn, args, target: str, options: dict, cause: str = "new signature"):
+        clock = Stopwatch()
+        traced = clock("trace", trace, fn, args)
         self.traced = traced
         self.typed = traced.func
-        self.optimized = optimize(traced.func, options)
+        dump(traced.func.name, "typed", print_func(self.typed))
+        self.optimized = clock("passes", optimize, traced.func, options)
+        dump(traced.func.name, "optimized", print_func(self.optimized))
         self.captured = traced.captured
         self.out_tree = traced.out_tree
         self.target = target
         self.native = None
         if target == "cpu":
             from .runtime import compile_func
-            self.native = compile_func(self.optimized, fastmath=options["fastmath"],
-                                       boundscheck=options["boundscheck"])
+            self.native = clock("llvm", compile_func, self.optimized, fastmath=options["fastmath"],
+                                boundscheck=options["boundscheck"])
+            for stage, text in (("llvm", self.native.llvm_ir), ("llvm-optimized", self.native.llvm_ir_optimized),
+                                ("asm", self.native.asm)):
+                dump(traced.func.name, stage, text)
+        log.info("compiled %s (%s) for %s: %s", fn.__qualname__, cause, target, clock.summary())
 
     def run(self, leaves):
         if self.native is not None:
@@ -98,7 +139,7 @@ class JitFunction:
                 entry = self._compiled.get(key)
                 if entry is None:
                     try:
-                        entry = Compiled(trace(self.fn, args), self.target, self.options)
+                        entry = Compiled(self.fn, args, self.target, self.options)
                     except IradError as e:
                         raise e.with_traceback(None) from None
                     except Exception as e:
@@ -126,6 +167,10 @@ class JitFunction:
             return print_func(entry.typed)
         if stage == "optimized":
             return print_func(entry.optimized)
+        if stage in ("gradient", "gradient-unoptimized"):
+            from .autodiff import jit_gradient
+            return jit_gradient(self.fn, target=self.target, **{k: self.options[k] for k in
+                                ("fastmath", "boundscheck")}).ir(*args, stage=stage)
         if entry.native is None:
             raise ValueError(f"stage {stage!r} needs target='cpu'")
         return {"llvm": entry.native.llvm_ir, "llvm-optimized": entry.native.llvm_ir_optimized,

@@ -126,7 +126,7 @@ def p_range_forms(n):
 def p_range_runtime_step(a, b, s):
     total = 0
     for i in range(a, b, s):
-        total = total * 3 + i
+        total = (total * 3 + i) % 1000003
     return total
 
 
