@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from . import cache
 from .errors import IradError
 from .interpreter import run as interpret
 from .printer import print_func
@@ -81,6 +82,14 @@ class Compiled:
                 dump(traced.func.name, stage, text)
         log.info("compiled %s (%s) for %s: %s", fn.__qualname__, cause, target, clock.summary())
 
+    @classmethod
+    def from_cache(cls, native, captured, out_tree) -> "Compiled":
+        """An entry loaded from the disk cache: native code without IR (traced again on demand)."""
+        entry = cls.__new__(cls)
+        entry.traced = entry.typed = entry.optimized = None
+        entry.native, entry.captured, entry.out_tree, entry.target = native, captured, out_tree, "cpu"
+        return entry
+
     def run(self, leaves):
         if self.native is not None:
             return self.native(*leaves)
@@ -139,7 +148,7 @@ class JitFunction:
                 entry = self._compiled.get(key)
                 if entry is None:
                     try:
-                        entry = Compiled(self.fn, args, self.target, self.options)
+                        entry = self.compile(key, args)
                     except IradError as e:
                         raise e.with_traceback(None) from None
                     except Exception as e:
@@ -153,6 +162,23 @@ class JitFunction:
                     self._compiled[key] = entry
         return entry
 
+    def compile(self, key, args) -> Compiled:
+        """Compile one signature, through the disk cache when it is enabled."""
+        directory = cache.cache_dir(self.options["cache"]) if self.target == "cpu" else None
+        path = cache.entry_path(directory, self.fn, key, self.options) if directory else None
+        if path is not None:
+            start = time.perf_counter()
+            hit = cache.load(path, self.fn)
+            if hit is not None:
+                log.info("loaded %s from the disk cache in %.1f ms", self.fn.__qualname__,
+                         (time.perf_counter() - start) * 1e3)
+                return Compiled.from_cache(*hit)
+        entry = Compiled(self.fn, args, self.target, self.options,
+                         "disk-cache miss" if path is not None else "new signature")
+        if path is not None:
+            cache.store(path, entry.traced, entry.native, entry.out_tree)
+        return entry
+
     def __call__(self, *args):
         entry = self.specialization(args)
         leaves: list = []
@@ -163,6 +189,8 @@ class JitFunction:
 
     def ir(self, *args, stage: str = "typed") -> str:
         entry = self.specialization(args)
+        if entry.typed is None:
+            entry = Compiled(self.fn, args, self.target, self.options, "IR requested")
         if stage == "typed":
             return print_func(entry.typed)
         if stage == "optimized":

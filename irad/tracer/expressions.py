@@ -214,9 +214,10 @@ class Expressions:
             if isinstance(value, Undefined):
                 raise TypingError(value.why, self.loc, value.hint)
             return value
-        for scope in self.scopes():
+        for kind, scope in zip(("closure", "global", "builtin"), self.scopes()):
             if name in scope:
-                return self.import_value(scope[name], name)
+                read = self.session.record(self.owner, kind, name, scope[name])
+                return self.import_value(scope[name], name, read)
         raise UnsupportedError(f"name '{name}' is not defined", self.loc,
                                "define it before use, or pass it as an argument")
 
@@ -232,10 +233,10 @@ class Expressions:
                 pass
         return closure, fn.__globals__, vars(builtins)
 
-    def import_value(self, obj, name: str = "value"):
+    def import_value(self, obj, name: str = "value", read: int | None = None):
         """A global or closure object as a trace value: arrays are captured by reference."""
         if isinstance(obj, np.ndarray):
-            return self.session.capture(obj, name)
+            return self.session.capture(obj, name, read)
         if isinstance(obj, (tuple, list)) and any(isinstance(e, np.ndarray) for e in obj):
             return type(obj)(self.import_value(e, name) for e in obj) if type(obj) in (tuple, list) else obj
         if isinstance(obj, dict) and any(isinstance(e, np.ndarray) for e in obj.values()):
@@ -258,7 +259,9 @@ class Expressions:
         if isinstance(value, types.ModuleType):
             if not hasattr(value, attr):
                 raise UnsupportedError(f"module '{value.__name__}' has no attribute '{attr}'", self.loc)
-            return self.import_value(getattr(value, attr), attr)
+            obj = getattr(value, attr)
+            read = self.session.record(self.session.provenance.get(id(value)), "attr", attr, obj)
+            return self.import_value(obj, attr, read)
         if isinstance(value, tuple) and hasattr(type(value), "_fields") and attr in type(value)._fields:
             return getattr(value, attr)
         if isinstance(value, (type, np.dtype)) or is_static_number(value):

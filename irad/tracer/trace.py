@@ -41,18 +41,46 @@ class Session:
     func: Func
     captured: list = field(default_factory=list)       # arrays passed as trailing parameters
     captured_ids: dict = field(default_factory=dict)
+    captured_reads: list = field(default_factory=list)  # the read that found each captured array
     sources: list = field(default_factory=list)
     stack: list = field(default_factory=list)
+    reads: list = field(default_factory=list)           # Read per name or attribute resolved
+    provenance: dict = field(default_factory=dict)      # id(function or module) -> read index
+    cacheable: bool = True
 
-    def capture(self, array: np.ndarray, name: str) -> Array:
+    def capture(self, array: np.ndarray, name: str, read: int | None) -> Array:
         if id(array) in self.captured_ids:
             return self.captured_ids[id(array)]
         t = array_type(array)
         arg = self.func.body.block.add_arg(t, name)
         value = Array(arg)
         self.captured.append(array)
+        self.captured_reads.append(read)
+        self.cacheable &= read is not None
         self.captured_ids[id(array)] = value
         return value
+
+    def record(self, parent: int | None, kind: str, name: str, obj) -> int | None:
+        """Note that `name` was resolved (in the owner produced by read `parent`) to obj."""
+        if parent is None:
+            self.cacheable = False
+            return None
+        self.reads.append(Read(parent, kind, name, obj))
+        index = len(self.reads) - 1
+        if isinstance(obj, (types.FunctionType, types.ModuleType)):
+            self.provenance.setdefault(id(obj), index)
+        return index
+
+
+@dataclass(frozen=True)
+class Read:
+    """One lookup the trace depended on: `name` in the globals, closure or builtins of the
+    function found by read `parent` (-1: the traced function), or an attribute of it."""
+
+    parent: int
+    kind: str
+    name: str
+    value: object
 
 
 def array_type(a: np.ndarray) -> ArrayType:
@@ -66,8 +94,9 @@ def array_type(a: np.ndarray) -> ArrayType:
 class FunctionTracer(Statements, Expressions, ControlFlow, Arithmetic):
     """Traces one Python function body (each inlined call gets its own frame)."""
 
-    def __init__(self, fn, source: Source, session: Session, builder: Builder):
+    def __init__(self, fn, source: Source, session: Session, builder: Builder, owner: int | None = -1):
         self.fn, self.source, self.session = fn, source, session
+        self.owner = owner
         self.b = builder
         self.env: dict = {}
         self.loc = source.loc(source.node)
@@ -140,7 +169,7 @@ class FunctionTracer(Statements, Expressions, ControlFlow, Arithmetic):
             raise TypingError(f"calling '{fn.__name__}': {e}", self.loc) from None
         bound.apply_defaults()
         source = get_source(fn)
-        frame = FunctionTracer(fn, source, self.session, self.b)
+        frame = FunctionTracer(fn, source, self.session, self.b, self.session.provenance.get(id(fn)))
         frame.env = {k: frame.import_value(v, k) for k, v in bound.arguments.items()}
         self.session.sources.append(source.text)
         self.session.stack.append(code)
@@ -217,6 +246,7 @@ class Traced:
     out_tree: object           # results: leaves are ("result", index, weak) or ("static", value)
     captured: list
     sources: list
+    session: Session = None
 
 
 def _result_tree(value, results: list, b: Builder, tracer: FunctionTracer):
@@ -254,7 +284,7 @@ def trace(fn, args, name: str | None = None) -> Traced:
     tracer.b.emit("return", *results, loc=source.loc(source.node))
     func.result_types = [v.type for v in results]
     verify(func)
-    return Traced(func, tree, session.captured, session.sources)
+    return Traced(func, tree, session.captured, session.sources, session)
 
 
 def _func_name(fn) -> str:
