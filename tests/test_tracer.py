@@ -100,3 +100,8 @@ def test_hypothesis_heat_mutation(xs, steps):
     actual = irad.jit(programs.p_heat, target="interpreter")(u2, steps, 0.2)
     np.testing.assert_allclose(actual, expected, rtol=1e-12)
     np.testing.assert_allclose(u2, u1, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name,fn,make", CASES, ids=[c[0] for c in CASES])
+def test_native_matches_cpython(name, fn, make):
+    check_program(fn, make, irad.jit(fn))
