@@ -20,8 +20,9 @@ How the reverse sweep gets a primal value it needs (`primal`):
   stack, so pushes and pops pair up whatever the nesting. Nothing is taped
   that no derivative rule asks for: linear code needs no primal values.
 
-Memory: `load` accumulates into the shadow; `store` reads and zeroes the
-shadow slot. Shadows are created in the reverse sweep (zeroed) for arrays
+Memory: the rules live with the ops (irad/ops/memory.py): `load`
+accumulates into the shadow; `store` reads and zeroes the shadow slot.
+Shadows are created in the reverse sweep (zeroed) for arrays
 allocated by the function; a view's shadow is the same view of the
 source's shadow.
 
@@ -235,6 +236,8 @@ class Reverser:
             handler = getattr(self, "reverse_" + op.name, None)
             if handler is not None:
                 handler(op)
+            elif op.opdef.extra.get("vjp_form") == "memory":
+                op.opdef.vjp(self, op)
             elif op.results and op.opdef.vjp is not None:
                 self.reverse_scalar(op)
 
@@ -286,46 +289,19 @@ class Reverser:
         value = self.primal(v)
         return self.ctx.b.cast(value, type=t) if value.type != t else value
 
-    def reverse_load(self, op: Op):
-        ct = self.adj.pop(op.result, None)
-        array, *idx = op.operands
-        if ct is None or not self.act.active_memory(array):
-            return
-        self.add_to_shadow(array, [self.primal(i) for i in idx], ct)
+    # ---- the interface memory ops' derivative rules use (see irad/ops/memory.py) ----
+    @property
+    def b(self) -> Builder:
+        return self.ctx.b
 
-    def reverse_store(self, op: Op):
-        value, array, *idx = op.operands
-        if not self.act.active_memory(array):
-            return
-        shadow = self.shadow(array)
-        where = [self.primal(i) for i in idx]
-        b = self.ctx.b
-        d = b.load(shadow, *where)
-        b.store(b.const(0.0, d.type), shadow, *where)
-        self.accumulate(value, d)
+    def pop_adjoint(self, v: Value):
+        return self.adj.pop(v, None)
 
-    def reverse_copy(self, op: Op):
-        src, dst = op.operands
-        if not self.act.active_memory(dst):
-            return
+    def active(self, v: Value) -> bool:
+        return self.act.active(v)
 
-        def element(idx):
-            b = self.ctx.b
-            d_dst = self.shadow(dst)
-            d = b.load(d_dst, *idx)
-            b.store(b.const(0.0, d.type), d_dst, *idx)
-            if self.act.active_memory(src):
-                self.add_to_shadow(src, idx, d)
-        self.for_each_element(dst, element)
-
-    def reverse_fill(self, op: Op):
-        array, value = op.operands
-        if not self.act.active_memory(array):
-            return
-        total = self.for_each_element(array, lambda idx: self.take_shadow(array, idx),
-                                      accumulate=self.act.active(value))
-        if total is not None:
-            self.accumulate(value, total)
+    def active_memory(self, v: Value) -> bool:
+        return self.act.active_memory(v)
 
     def take_shadow(self, array, idx):
         b = self.ctx.b

@@ -57,12 +57,23 @@ def _load_rule(types, attrs):
     return [t.dtype]
 
 
-def _load_vjp(b, ct, r, a, *idx):
-    return None  # handled by the reverse pass: it accumulates into the shadow
+# Derivative rules of memory ops take the reverse pass (`rev`, see passes/reverse.py: its
+# `primal`, `shadow`, `take_shadow`, `add_to_shadow`, `accumulate`, `for_each_element`)
+# and the primal op, and emit the reverse sweep's side effects on shadows.
+MEMORY_RULE = {"vjp_form": "memory"}
+
+
+def _load_vjp(rev, op):
+    """d(array)[idx] += ct"""
+    ct = rev.pop_adjoint(op.result)
+    array, *idx = op.operands
+    if ct is not None and rev.active_memory(array):
+        rev.add_to_shadow(array, [rev.primal(i) for i in idx], ct)
 
 
 define("load", _load_rule, syntax="load", effect="read", llvm=Special("load"),
-       evaluate=lambda a, *idx: a[checked(a, idx)], differentiable=True)
+       evaluate=lambda a, *idx: a[checked(a, idx)], differentiable=True, vjp=_load_vjp,
+       extra=MEMORY_RULE)
 
 
 def _store_rule(types, attrs):
@@ -87,9 +98,15 @@ def _store_eval(v, a, *idx):
     a[checked(a, idx)] = v
 
 
+def _store_vjp(rev, op):
+    """d(value) += d(array)[idx]; d(array)[idx] = 0"""
+    value, array, *idx = op.operands
+    if rev.active_memory(array):
+        rev.accumulate(value, rev.take_shadow(array, [rev.primal(i) for i in idx]))
+
+
 define("store", _store_rule, syntax="store", effect="write", evaluate=_store_eval,
-       llvm=Special("store"),
-       differentiable=True)
+       llvm=Special("store"), differentiable=True, vjp=_store_vjp, extra=MEMORY_RULE)
 
 
 def view_result_type(source: ArrayType, spec: str) -> ArrayType:
@@ -142,8 +159,12 @@ def _view_eval(a, *operands, spec):
     return a[tuple(key)]
 
 
+def _view_vjp(rev, op):
+    """Nothing to do: a view's shadow is the same view of its source's shadow, made on demand."""
+
+
 define("view", _view_rule, syntax="view", evaluate=_view_eval, differentiable=True,
-       llvm=Special("view"))
+       llvm=Special("view"), vjp=_view_vjp, extra=MEMORY_RULE)
 
 
 def _copy_rule(types, attrs):
@@ -157,8 +178,21 @@ def _copy_eval(src, dst):
     dst[...] = src
 
 
+def _copy_vjp(rev, op):
+    """d(src) += d(dst); d(dst) = 0, element by element"""
+    src, dst = op.operands
+    if not rev.active_memory(dst):
+        return
+
+    def element(idx):
+        d = rev.take_shadow(dst, idx)
+        if rev.active_memory(src):
+            rev.add_to_shadow(src, idx, d)
+    rev.for_each_element(dst, element)
+
+
 define("copy", _copy_rule, effect="write", evaluate=_copy_eval, differentiable=True, llvm=Special("copy"),
-       notes="dst[...] = src; shapes must match")
+       vjp=_copy_vjp, extra=MEMORY_RULE, notes="dst[...] = src; shapes must match")
 
 
 def _fill_rule(types, attrs):
@@ -171,5 +205,16 @@ def _fill_eval(a, v):
     a[...] = v
 
 
+def _fill_vjp(rev, op):
+    """d(value) += sum(d(array)); d(array) = 0"""
+    array, value = op.operands
+    if not rev.active_memory(array):
+        return
+    total = rev.for_each_element(array, lambda idx: rev.take_shadow(array, idx),
+                                 accumulate=rev.active(value))
+    if total is not None:
+        rev.accumulate(value, total)
+
+
 define("fill", _fill_rule, effect="write", evaluate=_fill_eval, differentiable=True,
-       llvm=Special("fill"))
+       llvm=Special("fill"), vjp=_fill_vjp, extra=MEMORY_RULE)
