@@ -188,6 +188,10 @@ class JitFunction:
         return rebuild_output(entry.out_tree, entry.run(leaves))
 
     def ir(self, *args, stage: str = "typed") -> str:
+        if stage in ("gradient", "gradient-unoptimized"):
+            from .autodiff import jit_gradient
+            options = {k: self.options[k] for k in ("fastmath", "boundscheck")}
+            return jit_gradient(self.fn, target=self.target, **options).ir(*args, stage=stage)
         entry = self.specialization(args)
         if entry.typed is None:
             entry = Compiled(self.fn, args, self.target, self.options, "IR requested")
@@ -195,10 +199,6 @@ class JitFunction:
             return print_func(entry.typed)
         if stage == "optimized":
             return print_func(entry.optimized)
-        if stage in ("gradient", "gradient-unoptimized"):
-            from .autodiff import jit_gradient
-            return jit_gradient(self.fn, target=self.target, **{k: self.options[k] for k in
-                                ("fastmath", "boundscheck")}).ir(*args, stage=stage)
         if entry.native is None:
             raise ValueError(f"stage {stage!r} needs target='cpu'")
         return {"llvm": entry.native.llvm_ir, "llvm-optimized": entry.native.llvm_ir_optimized,

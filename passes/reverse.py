@@ -173,13 +173,33 @@ class Reverser:
             ctx.cache[v] = self.obtain(v, ctx)
         return ctx.cache[v]
 
+    def recomputable(self, op: Op) -> bool:
+        return (op.opdef.pure and not op.regions) or op.name in ("dim", "view") \
+            or (op.name == "load" and op in self.reload_ok)
+
+    def tapes_to_recompute(self, v: Value, limit: int, seen=None) -> set:
+        """The values that recomputing v would have to tape (stops counting past limit)."""
+        seen = set() if seen is None else seen
+        if v in seen or defining_block(v) is self.top_block or v in self.extra_defs:
+            return set()
+        seen.add(v)
+        if v in self.context_of(defining_block(v)).cache:
+            return set()
+        if isinstance(v, BlockArg) or not self.recomputable(v.op):
+            return {v}
+        needed: set = set()
+        for x in v.op.operands:
+            needed |= self.tapes_to_recompute(x, limit, seen)
+            if len(needed) > limit:
+                break
+        return needed
+
     def obtain(self, v: Value, ctx: Context) -> Value:
+        """Recompute v when that costs at most one tape, else tape v itself."""
         if isinstance(v, BlockArg):
             return self.tape(self.fwd[v], ctx)
         op = v.op
-        recompute = (op.opdef.pure and not op.regions) or op.name in ("dim", "view") \
-            or (op.name == "load" and op in self.reload_ok)
-        if not recompute:
+        if not self.recomputable(op) or len(self.tapes_to_recompute(v, 1)) > 1:
             return self.tape(self.fwd[v], ctx)
         operands = [self.primal(x) for x in op.operands]
         new = Op(op.name, operands, [r.type for r in op.results], op.attrs, loc=op.loc,
