@@ -1,0 +1,25 @@
+"""irad.runtime: native code for the CPU (LLVM via llvmlite) and its calling ABI.
+
+Public API:
+- `compile_func(func, *, module=None, fastmath=False, boundscheck=True)`
+  returns a `CompiledFunction`; call it with the Func's arguments, get a
+  list of results.
+- `load_compiled(signature, object_code)` relinks `cf.object_code` with
+  `cf.signature` (both picklable) without running LLVM's optimizer.
+- `lower_func(func, module=None, options=Options())` gives the unoptimized
+  llvmlite module (`.module`) and the failure sites (`.sites`).
+- `lowering_for(descriptor)`: how the runtime lowers an op-table `llvm` slot.
+- Errors raised by native code: `BoundsError` (IndexError),
+  `InvalidValueError` (ValueError), `AllocationError` (MemoryError),
+  `ArgumentError` (TypeError); all are `irad.IradError`s.
+
+This package imports only the IR core (irad.types, irad.ir, irad.ops,
+irad.errors).
+"""
+from .calling import CompiledFunction, Signature  # noqa: F401
+from .codegen import Options, lower_func, lowering_for  # noqa: F401
+from .errors import AllocationError, ArgumentError, BoundsError, InvalidValueError  # noqa: F401
+from .jit import compile_func, load_compiled  # noqa: F401
+
+__all__ = ["compile_func", "load_compiled", "CompiledFunction", "Signature", "Options", "lower_func",
+           "lowering_for", "AllocationError", "ArgumentError", "BoundsError", "InvalidValueError"]

@@ -12,7 +12,8 @@ Invariants:
 - Internal functions take and return values flattened by `flat_types`:
   a scalar is one value; an array is data, base, shape..., strides....
 - The exported C ABI passes an array as data pointer, shape[ndim] and
-  strides[ndim] (elements); a bool as one byte.
+  strides[ndim] (elements); a bool as one byte; a tape as a pointer to its
+  `TAPE` header (data, length, capacity, read cursor).
 - `CTX` is the per-call context every generated function receives: the
   error record (status, site, index, extent, axis) and the arena of
   allocations made during the call.
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from llvmlite import ir
 
 from irad.errors import UnsupportedError
-from irad.types import ArrayType, ScalarType, Type
+from irad.types import ArrayType, ScalarType, TapeType, Type
 
 F64, F32 = ir.DoubleType(), ir.FloatType()
 I64, I32, I8, I1 = ir.IntType(64), ir.IntType(32), ir.IntType(8), ir.IntType(1)
@@ -34,6 +35,8 @@ VOID = ir.VoidType()
 ERR_FIELDS = 5                       # status, site, index, extent, axis
 CTX = ir.LiteralStructType([ir.ArrayType(I64, ERR_FIELDS), PTR, I64, I64])
 CTX_ERR, CTX_ITEMS, CTX_COUNT, CTX_CAP = range(4)
+TAPE = ir.LiteralStructType([PTR, I64, I64, I64])
+TAPE_DATA, TAPE_LEN, TAPE_CAP, TAPE_CURSOR = range(4)
 
 _REG = {"f64": F64, "f32": F32, "i64": I64, "i32": I32, "i1": I1}
 
@@ -65,19 +68,20 @@ class ArrayVal:
 
 
 def check_type(t: Type, where: str) -> None:
-    if not (isinstance(t, ScalarType) or isinstance(t, ArrayType)):
+    if not isinstance(t, (ScalarType, ArrayType, TapeType)):
         raise UnsupportedError(f"the CPU backend cannot pass a value of type {t} ({where})")
 
 
 def flat_types(t: Type) -> list[ir.Type]:
     if isinstance(t, ScalarType):
         return [reg_type(t)]
-    check_type(t, "flat_types")
+    if isinstance(t, TapeType):
+        return [PTR]
     return [PTR, PTR] + [I64] * (2 * t.ndim)
 
 
 def flatten(t: Type, v) -> list:
-    if isinstance(t, ScalarType):
+    if not isinstance(t, ArrayType):
         return [v]
     return [v.data, v.base, *v.shape, *v.strides]
 
@@ -85,7 +89,7 @@ def flatten(t: Type, v) -> list:
 def unflatten(b: ir.IRBuilder, t: Type, values) -> object:
     """Rebuild a lowered value from `flat_types(t)` values (C strides recomputed)."""
     values = list(values)
-    if isinstance(t, ScalarType):
+    if not isinstance(t, ArrayType):
         return values[0]
     n = t.ndim
     shape = tuple(values[2:2 + n])
@@ -105,7 +109,8 @@ def abi_types(t: Type) -> list[ir.Type]:
     """Parameter types of one argument in the exported C ABI."""
     if isinstance(t, ScalarType):
         return [mem_type(t)]
-    check_type(t, "an argument")
+    if isinstance(t, TapeType):
+        return [PTR]
     return [PTR] + [I64] * (2 * t.ndim)
 
 
@@ -113,7 +118,8 @@ def out_type(t: Type) -> ir.Type:
     """How one result is stored in the caller's out buffer."""
     if isinstance(t, ScalarType):
         return mem_type(t)
-    check_type(t, "a result")
+    if isinstance(t, TapeType):
+        return PTR
     return ir.LiteralStructType([PTR, PTR, I64, ir.ArrayType(I64, t.ndim), ir.ArrayType(I64, t.ndim)])
 
 
@@ -123,3 +129,10 @@ def to_mem(b: ir.IRBuilder, t: ScalarType, v: ir.Value) -> ir.Value:
 
 def from_mem(b: ir.IRBuilder, t: ScalarType, v: ir.Value) -> ir.Value:
     return b.icmp_unsigned("!=", v, ir.Constant(I8, 0)) if t.is_bool else v
+
+
+def stack_slot(b: ir.IRBuilder, ty: ir.Type, count: int | None = None) -> ir.Value:
+    """An alloca seen as an opaque `ptr` (llvmlite types allocas as typed pointers)."""
+    slot = b.alloca(ty, size=None if count is None else i64(count))
+    slot.type = PTR
+    return slot

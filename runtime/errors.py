@@ -29,6 +29,10 @@ class AllocationError(IradError, MemoryError):
     """An allocation the system refused (or whose size overflows)."""
 
 
+class ArgumentError(IradError, TypeError):
+    """An argument that does not fit the compiled signature."""
+
+
 @dataclass(frozen=True)
 class Site:
     """One place in generated code that can fail: op, location and check kind."""
@@ -69,11 +73,16 @@ def _alloc(s, index, extent):
     return AllocationError, f"cannot allocate an array of {size}", None
 
 
+def _tape(s, index, extent):
+    return (BoundsError, f"tape popped past its start (cursor {index + 1}, length {extent})",
+            "an internal error of reverse mode: each pop needs a matching push")
+
+
 def _copy(s, index, extent):
     return (InvalidValueError, f"cannot copy: source extent {index} differs from destination "
             f"extent {extent} on axis {s.axis}", "copy needs arrays of one shape")
 
 
 _MESSAGES = {"index": _index, "slice": _slice, "step": _step, "negative": _negative,
-             "alloc": _alloc, "copy": _copy}
+             "alloc": _alloc, "copy": _copy, "tape": _tape}
 SITE_KINDS = tuple(_MESSAGES)

@@ -15,6 +15,8 @@ from irad.ops.lowering import DESCRIPTORS
 from irad.runtime import (AllocationError, ArgumentError, BoundsError, InvalidValueError,
                           compile_func, lowering_for)
 
+assert issubclass(AllocationError, MemoryError) and issubclass(InvalidValueError, ValueError)
+
 RNG = np.random.default_rng(1234)
 # test values are built by casting out-of-range floats on purpose
 pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
@@ -159,7 +161,8 @@ def test_int_binary_ops(t, dtype):
 
 @pytest.mark.parametrize("t,dtype", [("i64", np.int64), ("i32", np.int32)])
 def test_int_pow_large_and_negative_exponents(t, dtype):
-    values = [(dtype(x), dtype(y)) for x in (-3, -2, -1, 0, 1, 2, 3, 12345) for y in (-5, -2, -1, 0, 1, 2, 31, 63, 64, 1000)]
+    values = [(dtype(x), dtype(y)) for x in (-3, -2, -1, 0, 1, 2, 3, 12345)
+              for y in (-5, -2, -1, 0, 1, 2, 31, 63, 64, 1000)]
     check_scalar_ops(t, ["pow"], 2, values)
 
 
@@ -488,7 +491,6 @@ func @f(%a: array<f64,2,strided>) -> f64 {
     lambda: np.arange(12.0).reshape(3, 4),
 ])
 def test_strided_and_fortran_arguments(make):
-    base_i, base_n = make(), make()
     got, args, _ = run_both(STRIDED_SUM, lambda: [make()])
     expected_sum = sum(v * k for k, v in enumerate(make().ravel()))
     assert got[0] == expected_sum
@@ -874,3 +876,219 @@ def test_one_function_on_many_threads():
     for t in threads:
         t.join()
     assert not errors and sorted(results) == [1, 2, 3, 4]
+
+
+# ---- tapes -----------------------------------------------------------------------------
+
+TAPED = """
+func @f(%x: array<f64,1,C>) -> (f64, f64) {
+  %t = tape_new : tape<f64>
+  %n = dim %x, 0 : i64
+  %c0 = const 0 : i64
+  %c1 = const 1 : i64
+  %one = const 1.0 : f64
+  %p = for %i = %c0 to %n step %c1 iter_args(%acc = %one) -> f64 {
+    tape_push %t, %acc
+    %v = load %x[%i] : f64
+    %a2 = mul %acc, %v : f64
+    yield %a2
+  }
+  tape_rewind %t
+  %m1 = const -1 : i64
+  %last = sub %n, %c1 : i64
+  %z = const 0.0 : f64
+  %s = for %j = %last to %m1 step %m1 iter_args(%r = %z) -> f64 {
+    %prev = tape_pop %t : f64
+    %w = mul %prev, %prev : f64
+    %r2 = add %r, %w : f64
+    yield %r2
+  }
+  tape_free %t
+  return %p, %s
+}
+"""
+
+
+def test_tapes_push_pop_rewind_free():
+    run_both(TAPED, lambda: [np.array([2.0, 3.0, 0.5, 4.0, -1.0])])
+    run_both(TAPED, lambda: [np.zeros(0)])
+    x = RNG.uniform(0.9, 1.1, 1000)
+    run_both(TAPED, lambda: [x.copy()])                        # the tape grows several times
+
+
+SPLIT = """
+func @forward(%x: array<f64,1,C>) -> (f64, tape<f64>, tape<i64>) {
+  %t = tape_new : tape<f64>
+  %u = tape_new : tape<i64>
+  %n = dim %x, 0 : i64
+  %c0 = const 0 : i64
+  %c1 = const 1 : i64
+  %z = const 0.0 : f64
+  %s = for %i = %c0 to %n step %c1 iter_args(%acc = %z) -> f64 {
+    %v = load %x[%i] : f64
+    tape_push %t, %v
+    tape_push %u, %i
+    %a2 = add %acc, %v : f64
+    yield %a2
+  }
+  return %s, %t, %u
+}
+
+func @reverse(%t: tape<f64>, %u: tape<i64>, %seed: f64) -> (f64, i64) {
+  tape_rewind %t
+  tape_rewind %u
+  %p0 = tape_pop %t : f64
+  %i0 = tape_pop %u : i64
+  %p1 = tape_pop %t : f64
+  %g = mul %p0, %seed : f64
+  %h = add %g, %p1 : f64
+  return %h, %i0
+}
+"""
+
+
+def test_tapes_cross_the_call_boundary():
+    module = irad.parse_ir(SPLIT)
+    fwd = compile_func(module["forward"], module=module)
+    rev = compile_func(module["reverse"], module=module)
+    s, t, u = fwd(np.array([1.0, 2.0, 3.0]))
+    assert s == 6.0 and t.values() == [1.0, 2.0, 3.0] and u.values() == [0, 1, 2] and len(t) == 3
+    assert rev(t, u, 10.0) == [32.0, 2]
+    assert rev(t, u, 1.0) == [5.0, 2]                          # the reverse sweep can run again
+    with pytest.raises(TypeError, match="tape<f64>"):
+        rev(u, u, 1.0)
+    with pytest.raises(TypeError, match="TapeHandle"):
+        rev(12345, u, 1.0)
+    assert rev.call_raw(t, u, 2.0) == [8.0, 2]
+
+
+def test_popping_an_empty_tape_is_caught():
+    text = """
+func @f() -> f64 {
+  %t = tape_new : tape<f64>
+  %v = tape_pop %t : f64
+  return %v
+}
+"""
+    with pytest.raises(IndexError, match="tape popped past its start"):
+        build(text)[2]()
+
+
+# ---- the shared program corpora, natively ---------------------------------------------------
+
+def _corpus():
+    import programs
+    return programs.args_list()
+
+
+def _grad_corpus():
+    import grad_programs
+    return grad_programs.CASES
+
+
+@pytest.mark.parametrize("name,fn,make", _corpus(), ids=[c[0] for c in _corpus()])
+def test_traced_programs_run_natively_like_cpython(name, fn, make):
+    from differential import check_program
+    check_program(fn, make, irad.jit(fn, target="cpu"))
+
+
+@pytest.mark.parametrize("name,fn,make", _grad_corpus(), ids=[c[0] for c in _grad_corpus()])
+def test_native_gradients_and_pullbacks_match_the_interpreter(name, fn, make):
+    from test_gradients import assert_close_tree, copy_tree, fresh
+    args = fresh(make)
+    want = irad.gradient(fn, irad.AutoInterpreter(), *[copy_tree(a) for a in args])
+    got = irad.gradient(fn, irad.AutoReverse(), *[copy_tree(a) for a in args])
+    assert_close_tree(got, want, rtol=1e-12, atol=1e-14)
+    _, back_interp = irad.pullback(fn, irad.AutoInterpreter(), *[copy_tree(a) for a in args])
+    _, back_native = irad.pullback(fn, irad.AutoReverse(), *[copy_tree(a) for a in args])
+    for seed in (1.0, -2.5):                     # split mode: tapes cross into the reverse call
+        assert_close_tree(back_native(seed), back_interp(seed), rtol=1e-12, atol=1e-14)
+
+
+# ---- the CPython-API wrapper ---------------------------------------------------------------
+
+def test_calls_go_through_the_cpython_wrapper():
+    cf = build(SUM)[2]
+    assert type(type(cf).__call__).__name__ == "builtin_function_or_method"
+    assert type(cf._ctypes_call).__name__ == "method"
+    x = np.arange(4.0)
+    assert cf(x) == cf._ctypes_call(x) == cf.call_raw(x) == [6.0]
+
+
+def test_wrapper_keeps_reference_counts_balanced():
+    import sys
+    text = """
+func @f(%x: array<f64,1,C>, %s: f64, %n: i64, %b: i1) -> (f64, i64, i1, f32) {
+  %c0 = const 0 : i64
+  %v = load %x[%c0] : f64
+  %w = mul %v, %s : f64
+  %h = const 0.5 : f32
+  return %w, %n, %b, %h
+}
+"""
+    cf = build(text)[2]
+    x, s = np.ones(3), 2.0
+    before = sys.getrefcount(x), sys.getrefcount(s), sys.getrefcount(np.True_)
+    for _ in range(1000):
+        r = cf(x, s, 7, True)
+    assert (sys.getrefcount(x), sys.getrefcount(s), sys.getrefcount(np.True_) - 1) == before
+    count = sys.getrefcount(r[0])          # outside the assert: pytest's rewriting holds temporaries
+    assert count == 2 and r[2] is np.True_
+    assert r == [2.0, 7, True, np.float32(0.5)] and [type(v) for v in r] == [np.float64, np.int64,
+                                                                              np.bool_, np.float32]
+
+
+def test_wrapper_falls_back_for_unusual_arguments():
+    text = """
+func @f(%x: f64, %y: f32, %n: i32, %b: i1) -> (f64, f32, i32, i1) {
+  return %x, %y, %n, %b
+}
+"""
+    cf = build(text)[2]
+    assert cf(1, np.float32(2.5), np.int64(3), np.bool_(True)) == [1.0, 2.5, 3, True]
+    assert cf(np.float32(0.1), 0.1, True, 0) == [np.float64(np.float32(0.1)), np.float32(0.1), 1, False]
+    assert cf(np.array(1.5), 2, 2.0, 1.0) == [1.5, 2.0, 2, True]
+    with pytest.raises(OverflowError):
+        cf(1.0, 1.0, 2 ** 40, True)
+    with pytest.raises(TypeError):
+        cf("1.0", 1.0, 1, True)
+    with pytest.raises(TypeError):
+        cf(1.0, 1.0, 1)
+
+
+def test_native_code_runs_without_the_gil():
+    text = """
+func @spin(%n: i64) -> f64 {
+  %c0 = const 0 : i64
+  %c1 = const 1 : i64
+  %x = const 1.0 : f64
+  %k = const 1.0000001 : f64
+  %r = for %i = %c0 to %n step %c1 iter_args(%a = %x) -> f64 {
+    %b = mul %a, %k : f64
+    %c = sub %b, %k : f64
+    %d = add %c, %k : f64
+    yield %d
+  }
+  return %r
+}
+"""
+    cf = build(text)[2]
+    done, ticks = threading.Event(), [0]
+    worker = threading.Thread(target=lambda: (cf(200_000_000), done.set()))
+    worker.start()
+    while not done.is_set():
+        ticks[0] += 1                # progresses only while the worker does not hold the GIL
+    worker.join()
+    assert ticks[0] > 10_000
+
+
+def test_object_code_relinks_without_llvm_optimization():
+    import pickle
+    from irad.runtime import load_compiled
+    cf = build(ALLOC)[2]
+    signature = pickle.loads(pickle.dumps(cf.signature))
+    again = load_compiled(signature, cf.object_code)
+    for g, r in zip(again(5, 1.5), cf(5, 1.5)):
+        assert_same(r, g)
+    with pytest.raises(ValueError, match="negative dimensions"):
+        again(-2, 1.0)

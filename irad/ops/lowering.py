@@ -2,10 +2,10 @@
 
 Invariants: descriptors are plain frozen dataclasses and import nothing
 from LLVM; `irad.runtime` interprets them (`runtime/scalars.py` for the
-scalar kinds, a table of hand-written lowerings for `Special`). Every op in
-the table has one. An operand type picks the variant: `float` for f64/f32,
-`int` for every integer type including i1, `bool` (if given) overrides
-`int` for i1.
+generic kinds, a table of hand-written lowerings keyed by `Special.name`).
+Every op in the table has one (tests/test_codegen.py checks it, and that
+the runtime can lower it). The first operand's type picks a `Binary`
+variant: `float` for f64/f32, `int` for i64/i32/i1.
 """
 from __future__ import annotations
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from ..types import TapeType
 from .core import TypeRuleError, define
+from .lowering import Special
 
 
 @dataclass
@@ -67,10 +68,14 @@ def _rewind(tape: Tape):
     tape.cursor = len(tape.values)
 
 
-define("tape_new", _new_rule, syntax="alloc", effect="alloc", evaluate=lambda *, type: Tape())
-define("tape_push", _push_rule, effect="write", evaluate=lambda tape, v: tape.values.append(v))
-define("tape_pop", _pop_rule, effect="write", evaluate=_pop)
-define("tape_rewind", _unary_tape_rule, effect="write", evaluate=_rewind)
-define("tape_free", _unary_tape_rule, effect="write", evaluate=lambda tape: tape.values.clear())
+define("tape_new", _new_rule, syntax="alloc", effect="alloc", evaluate=lambda *, type: Tape(),
+       llvm=Special("tape_new"))
+define("tape_push", _push_rule, effect="write", evaluate=lambda tape, v: tape.values.append(v),
+       llvm=Special("tape_push"))
+define("tape_pop", _pop_rule, effect="write", evaluate=_pop, llvm=Special("tape_pop"))
+define("tape_rewind", _unary_tape_rule, effect="write", evaluate=_rewind,
+       llvm=Special("tape_rewind"))
+define("tape_free", _unary_tape_rule, effect="write", evaluate=lambda tape: tape.values.clear(),
+       llvm=Special("tape_free"))
 
 __all__ = ["Tape", "np"]

@@ -1,0 +1,227 @@
+"""Lower verified IR functions to an llvmlite module.
+
+Invariants:
+- One LLVM function per IR function reachable from the entry, internal
+  linkage, named `irad.impl.<name>`, of type
+  `{i32 status, flat results...} (ptr ctx, flat args...)` (`abi.flat_types`).
+  A nonzero status means the error record in `ctx` is filled and the
+  results are undefined; callers return it unchanged.
+- What each op means comes from its `llvm` descriptor in the op table
+  (`irad.ops.lowering`); `lowering_for` maps a descriptor to the Python
+  function that emits it. Lowerings receive the `FuncLowering` and the
+  lowered operands and return the lowered result(s).
+- Semantics are the interpreter's, exactly: no instruction that can trap or
+  yield poison is emitted on a path the interpreter defines (division by
+  zero, INT_MIN / -1, float-to-int overflow, out-of-range shifts).
+- Bounds checks go through `FuncLowering.check_index`, the one place a
+  later hoisting step has to change.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from llvmlite import ir
+
+from irad.errors import UnsupportedError
+from irad.ir import Block, Func, Module, Op
+from irad.ops import OPS
+from irad.ops.lowering import Binary, Compare, Intrinsic, Libm, Special
+
+from . import control, memory, scalars, tapes
+from .abi import CTX, CTX_ERR, ERR_FIELDS, I32, PTR, check_type, flat_types, flatten, i64, unflatten
+from .errors import INDEX, Site
+
+FAST_FLAGS = ("reassoc", "contract", "nsz", "arcp", "afn")
+TERMINATORS = frozenset({"yield", "condition", "return"})
+
+SPECIALS = {**scalars.SPECIALS, **memory.SPECIALS, **control.SPECIALS, **tapes.SPECIALS}
+_BY_KIND = {Binary: scalars.lower_binary, Compare: scalars.lower_compare,
+            Intrinsic: scalars.lower_intrinsic, Libm: scalars.lower_libm}
+
+
+def lowering_for(desc):
+    """The function that lowers ops with descriptor `desc` (None if unknown)."""
+    if isinstance(desc, Special):
+        if desc.name in TERMINATORS:
+            return TERMINATORS
+        return SPECIALS.get(desc.name)
+    return _BY_KIND.get(type(desc))
+
+
+@dataclass(frozen=True)
+class Options:
+    fastmath: bool = False
+    boundscheck: bool = True
+
+
+class ModuleLowering:
+    """The LLVM module being built, its declarations and its failure sites."""
+
+    def __init__(self, funcs: dict[str, Func], options: Options):
+        self.module = ir.Module(name="irad")
+        self.funcs = funcs
+        self.options = options
+        self.sites: list[Site] = []
+        self.impls: dict[str, ir.Function] = {}
+        self._pending: list[str] = []
+
+    def site(self, func: Func, op: Op, kind: str, axis: int = 0) -> ir.Constant:
+        self.sites.append(Site(func.name, op.name, op.loc, kind, axis))
+        return i64(len(self.sites) - 1)
+
+    def declare(self, name: str, ret: ir.Type, args) -> ir.Function:
+        """An external function (libc, libm or an LLVM intrinsic), declared once."""
+        existing = self.module.globals.get(name)
+        if existing is not None:
+            return existing
+        fn = ir.Function(self.module, ir.FunctionType(ret, list(args)), name)
+        fn.attributes.add("nounwind")
+        return fn
+
+    def helper(self, name: str, ret: ir.Type, args, build) -> ir.Function:
+        """An internal function defined once per module by `build(fn)`."""
+        existing = self.module.globals.get(name)
+        if existing is not None:
+            return existing
+        fn = ir.Function(self.module, ir.FunctionType(ret, list(args)), name)
+        fn.linkage = "internal"
+        fn.attributes.add("nounwind")
+        build(fn)
+        return fn
+
+    def impl(self, name: str) -> ir.Function:
+        """The LLVM function of IR function @name (lowered later if new)."""
+        if name in self.impls:
+            return self.impls[name]
+        if name not in self.funcs:
+            raise UnsupportedError(f"call to @{name}: no such function in the module")
+        func = self.funcs[name]
+        for a in func.args:
+            check_type(a.type, f"argument %{a.hint} of @{name}")
+        for k, t in enumerate(func.result_types):
+            check_type(t, f"result {k} of @{name}")
+        ret = ir.LiteralStructType([I32] + [t for r in func.result_types for t in flat_types(r)])
+        args = [t for a in func.args for t in flat_types(a.type)]
+        fn = ir.Function(self.module, ir.FunctionType(ret, [PTR] + args),
+                         f"irad.impl.{name}")
+        fn.linkage = "internal"
+        fn.attributes.add("nounwind")
+        self.impls[name] = fn
+        self._pending.append(name)
+        return fn
+
+    def lower_reachable(self, entry: str) -> ir.Function:
+        fn = self.impl(entry)
+        while self._pending:
+            name = self._pending.pop()
+            FuncLowering(self, self.funcs[name], self.impls[name]).lower()
+        return fn
+
+
+class FuncLowering:
+    """Lowers the body of one IR function into its LLVM function."""
+
+    def __init__(self, ml: ModuleLowering, func: Func, fn: ir.Function):
+        self.ml, self.func, self.fn = ml, func, fn
+        self.b = ir.IRBuilder(fn.append_basic_block("entry"))
+        self.ctx = fn.args[0]
+        self.env: dict = {}
+        self.fm = FAST_FLAGS if ml.options.fastmath else ()
+        self.boundscheck = ml.options.boundscheck
+
+    def lower(self) -> None:
+        flat, args = list(self.fn.args[1:]), []
+        for a in self.func.args:
+            n = len(flat_types(a.type))
+            args.append(unflatten(self.b, a.type, flat[:n]))
+            flat = flat[n:]
+        self.ret(self.lower_block(self.func.body.block, args))
+
+    def lower_block(self, block: Block, args) -> list:
+        """Bind `args`, lower the ops; return the lowered terminator operands."""
+        for a, v in zip(block.args, args):
+            self.env[a] = v
+        for op in block.ops:
+            values = [self.env[v] for v in op.operands]
+            if op.name in TERMINATORS:
+                return values
+            for r, v in zip(op.results, self.lower_op(op, values)):
+                self.env[r] = v
+        raise AssertionError(f"block without terminator in @{self.func.name}")
+
+    def lower_op(self, op: Op, values) -> list:
+        desc = OPS[op.name].llvm
+        lower = lowering_for(desc)
+        if lower is None or lower is TERMINATORS:
+            raise UnsupportedError(f"op '{op.name}' has no CPU lowering ({desc!r})", op.loc)
+        out = lower(self, op, desc, values) if not isinstance(desc, Special) else lower(self, op, values)
+        if isinstance(out, list):
+            return out
+        return [out] if op.results else []
+
+    # ---- returning and failing -------------------------------------------
+
+    def ret(self, results) -> None:
+        """Return success with `results` (lowered values of the function's result types)."""
+        rt = self.fn.function_type.return_type
+        agg = self.b.insert_value(ir.Constant(rt, ir.Undefined), ir.Constant(I32, 0), 0)
+        flat = [v for t, r in zip(self.func.result_types, results) for v in flatten(t, r)]
+        for k, v in enumerate(flat):
+            agg = self.b.insert_value(agg, v, k + 1)
+        self.b.ret(agg)
+
+    def propagate(self, status: ir.Value) -> None:
+        """Return a callee's nonzero status; the error record is already filled."""
+        rt = self.fn.function_type.return_type
+        self.b.ret(self.b.insert_value(ir.Constant(rt, ir.Undefined), status, 0))
+
+    def fail(self, status: int, site: ir.Value, index=None, extent=None, axis: int = 0) -> None:
+        """Fill the error record and return `status` (terminates the current block)."""
+        zero = i64(0)
+        fields = [i64(status), site, zero if index is None else index, zero if extent is None else extent,
+                  i64(axis)]
+        for k, v in enumerate(fields[:ERR_FIELDS]):
+            ptr = self.b.gep(self.ctx, [ir.Constant(I32, 0), ir.Constant(I32, CTX_ERR), ir.Constant(I32, k)],
+                             inbounds=True, source_etype=CTX)
+            self.b.store(v, ptr)
+        self.b.ret(self.b.insert_value(ir.Constant(self.fn.function_type.return_type, ir.Undefined),
+                                       ir.Constant(I32, status), 0))
+
+    def check(self, ok: ir.Value, status: int, site: ir.Value, index=None, extent=None,
+              axis: int = 0) -> None:
+        """Continue when `ok` (i1) holds, else fail with the given record."""
+        bad = self.fn.append_basic_block("fail")
+        good = self.fn.append_basic_block("ok")
+        self.b.cbranch(ok, good, bad).set_weights([1 << 20, 1])
+        self.b.position_at_end(bad)
+        self.fail(status, site, index, extent, axis)
+        self.b.position_at_end(good)
+
+    def check_index(self, op: Op, axis: int, index: ir.Value, extent: ir.Value, kind="index",
+                    when: ir.Value | None = None) -> None:
+        """0 <= index < extent (if `when`), or an IndexError naming op, index and extent.
+
+        Seam for hoisting: a later step that proves a check redundant (or
+        moves it before an affine loop) decides here whether to emit it."""
+        if not self.boundscheck:
+            return
+        ok = self.b.icmp_unsigned("<", index, extent)
+        if when is not None:
+            ok = self.b.or_(self.b.not_(when), ok)
+        self.check(ok, INDEX, self.ml.site(self.func, op, kind, axis), index, extent, axis)
+
+    def new_block(self, name: str) -> ir.Block:
+        return self.fn.append_basic_block(name)
+
+
+def collect_funcs(func: Func, module: Module | None) -> dict[str, Func]:
+    funcs = dict(module.funcs) if module is not None else {}
+    funcs[func.name] = func
+    return funcs
+
+
+def lower_func(func: Func, module: Module | None = None, options: Options = Options()) -> ModuleLowering:
+    """Lower `func` and every function it calls (found in `module`)."""
+    ml = ModuleLowering(collect_funcs(func, module), options)
+    ml.lower_reachable(func.name)
+    return ml

@@ -1,0 +1,113 @@
+"""Lowering of structured control flow: for, while, if and call.
+
+Invariants:
+- `for` runs `trip_count(lo, hi, step)` iterations with `i = lo + k*step`
+  (Python's range for either sign of step; a zero step raises ValueError
+  before the loop, as `range` does).
+- `while` evaluates its before region, leaves with the `condition`'s
+  values when it is false, else runs the after region and repeats; the
+  before region dominates the exit, so results need no phis.
+- `if` merges its two regions' yields with phis.
+- `call` passes flattened values to the callee's LLVM function and
+  returns its nonzero status unchanged (the error record stays as filled).
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from irad.errors import UnsupportedError
+
+from .abi import I32, flat_types, flatten, i64, unflatten
+from .errors import VALUE
+from .loops import add_incoming, counted_loop, group_values, phi_group, trip_count
+
+
+def lower_for(L, op, values):
+    lo, hi, step, *inits = values
+    if not (isinstance(step, ir.Constant) and step.constant != 0):
+        ok = L.b.icmp_signed("!=", step, i64(0))
+        L.check(ok, VALUE, L.ml.site(L.func, op, "step"), step)
+    trip = trip_count(L, lo, hi, step)
+    block = op.regions[0].block
+    types = [r.type for r in op.results]
+
+    def body(k, carried):
+        i = L.b.add(lo, L.b.mul(k, step))
+        return L.lower_block(block, [i, *carried])
+
+    return counted_loop(L, trip, types, inits, body)
+
+
+def lower_while(L, op, values):
+    b = L.b
+    types = [r.type for r in op.results]
+    pre = b.block
+    before, after, done = L.new_block("while.cond"), L.new_block("while.body"), L.new_block("while.exit")
+    b.branch(before)
+    b.position_at_end(before)
+    groups = phi_group(L, types, values, pre)
+    cond, *carried = L.lower_block(op.regions[0].block, group_values(L, types, groups))
+    b.cbranch(cond, after, done)
+    b.position_at_end(after)
+    nexts = L.lower_block(op.regions[1].block, carried)
+    add_incoming(types, groups, nexts, b.block)
+    b.branch(before)
+    b.position_at_end(done)
+    return carried
+
+
+def lower_if(L, op, values):
+    b = L.b
+    types = [r.type for r in op.results]
+    then, other, merge = L.new_block("if.then"), L.new_block("if.else"), L.new_block("if.end")
+    b.cbranch(values[0], then, other)
+    arms = []
+    for region, block in zip(op.regions, (then, other)):
+        b.position_at_end(block)
+        arms.append((L.lower_block(region.block, []), b.block))
+        b.branch(merge)
+    b.position_at_end(merge)
+    (then_values, then_end), (else_values, else_end) = arms
+    groups = phi_group(L, types, then_values, then_end)
+    add_incoming(types, groups, else_values, else_end)
+    return group_values(L, types, groups)
+
+
+def _check_call_types(op, callee) -> None:
+    def fits(actual, wanted):
+        if actual == wanted:
+            return True
+        return (actual.is_array and wanted.is_array and wanted.layout == "strided"
+                and (actual.dtype, actual.ndim) == (wanted.dtype, wanted.ndim))
+    wanted = [a.type for a in callee.args]
+    if len(wanted) != len(op.operands) or not all(fits(v.type, w) for v, w in zip(op.operands, wanted)):
+        got = ", ".join(str(v.type) for v in op.operands)
+        raise UnsupportedError(f"call to @{callee.name} with ({got}); it takes "
+                               f"({', '.join(map(str, wanted))})", op.loc)
+    if [r.type for r in op.results] != list(callee.result_types):
+        raise UnsupportedError(f"call to @{callee.name}: result types differ from its signature", op.loc)
+
+
+def lower_call(L, op, values):
+    b = L.b
+    name = op.attrs["callee"]
+    fn = L.ml.impl(name)
+    callee = L.ml.funcs[name]
+    _check_call_types(op, callee)
+    flat = [v for a, val in zip(callee.args, values) for v in flatten(a.type, val)]
+    out = b.call(fn, [L.ctx, *flat])
+    status = b.extract_value(out, 0)
+    failed, ok = L.new_block("call.failed"), L.new_block("call.ok")
+    b.cbranch(b.icmp_signed("==", status, ir.Constant(I32, 0)), ok, failed).set_weights([1 << 20, 1])
+    b.position_at_end(failed)
+    L.propagate(status)
+    b.position_at_end(ok)
+    results, k = [], 1
+    for r in op.results:
+        n = len(flat_types(r.type))
+        results.append(unflatten(b, r.type, [b.extract_value(out, k + j) for j in range(n)]))
+        k += n
+    return results
+
+
+SPECIALS = {"for": lower_for, "while": lower_while, "if": lower_if, "call": lower_call}

@@ -1,0 +1,126 @@
+"""Compile IR to native code for the host CPU and load it (LLVM ORC).
+
+Invariants:
+- One process-wide target machine (host CPU name and features, O3, PIC,
+  small code model) and one LLJIT; compiling holds a lock, calling never
+  does. Each compiled function lives in its own JIT library, unloaded when
+  its `CompiledFunction` is collected.
+- The pipeline is LLVM's default O3 module pipeline from the new pass
+  manager with loop and SLP vectorization on. IEEE semantics unless
+  `fastmath=True`, which puts reassoc/contract/nsz/arcp/afn on float
+  arithmetic (never nnan/ninf: NaN and infinity checks stay meaningful).
+- `CompiledFunction` keeps the LLVM IR before and after optimization, the
+  object code and the assembly on demand. `load_compiled(signature,
+  object_code)` relinks object code without running LLVM's optimizer (a
+  disk cache hit); the object code is only valid for the same CPU, and its
+  Python entry and wrapper bake in NumPy's and CPython's object layouts,
+  so a cache key must include the CPU, Python and NumPy versions.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+from dataclasses import dataclass
+
+import llvmlite.binding as llvm
+
+from irad.ir import Func, Module
+
+from .calling import CompiledFunction, Signature
+from .codegen import Options, lower_func
+from .cpython import build_wrapper, cpy_name
+from .entry import build_entry, build_pyentry, entry_name, pyentry_name, written_args
+
+_lock = threading.RLock()
+_libraries = itertools.count()
+
+
+@dataclass
+class _Host:
+    machine: llvm.TargetMachine
+    jit: llvm.LLJIT
+    triple: str
+    cpu: str
+    features: str
+
+
+_host: _Host | None = None
+
+
+def host() -> _Host:
+    """The host target and JIT, created once."""
+    global _host
+    with _lock:
+        if _host is None:
+            llvm.initialize_native_target()
+            llvm.initialize_native_asmprinter()
+            triple = llvm.get_process_triple()
+            target = llvm.Target.from_triple(triple)
+            cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
+
+            def machine():
+                return target.create_target_machine(cpu=cpu, features=features, opt=3, reloc="pic",
+                                                    codemodel="default", jit=True)
+            _host = _Host(machine(), llvm.create_lljit_compiler(machine()), triple, cpu, features)
+        return _host
+
+
+def optimize(llvm_ir: str) -> llvm.ModuleRef:
+    """Parse, verify and run the O3 pipeline (vectorizers on) on LLVM IR text."""
+    h = host()
+    with _lock:
+        mod = llvm.parse_assembly(llvm_ir)
+        mod.verify()
+        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pto.loop_vectorization = True
+        pto.slp_vectorization = True
+        pb = llvm.create_pass_builder(h.machine, pto)
+        pb.getModulePassManager().run(mod, pb)
+        return mod
+
+
+def assemble(llvm_ir_optimized: str) -> str:
+    h = host()
+    with _lock:
+        return h.machine.emit_assembly(llvm.parse_assembly(llvm_ir_optimized))
+
+
+def link(object_code: bytes, symbols):
+    """Load object code into a fresh JIT library; return (tracker, {symbol: address})."""
+    h = host()
+    with _lock:
+        builder = llvm.JITLibraryBuilder().add_object_img(object_code).add_current_process()
+        for s in symbols:
+            builder.export_symbol(s)
+        tracker = builder.link(h.jit, f"irad{next(_libraries)}")
+        return tracker, {s: tracker[s] for s in symbols}
+
+
+def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = False,
+                 boundscheck: bool = True) -> CompiledFunction:
+    """Compile a verified `func` (calls resolve in `module`) for the host CPU."""
+    h = host()
+    ml = lower_func(func, module, Options(fastmath=fastmath, boundscheck=boundscheck))
+    entry = build_entry(ml, func)
+    pyentry = build_pyentry(ml, func, entry)
+    wrapper = build_wrapper(ml, func, entry) if pyentry is not None else None
+    ml.module.triple = h.triple
+    ml.module.data_layout = str(h.machine.target_data)
+    llvm_ir = str(ml.module)
+    mod = optimize(llvm_ir)
+    with _lock:
+        object_code = h.machine.emit_object(mod)
+    symbols = [entry_name(func.name)] + [f.name for f in (pyentry, wrapper) if f is not None]
+    signature = Signature.of(func, ml.sites, written_args(func.name, ml.funcs), symbols,
+                             fastmath=fastmath, boundscheck=boundscheck)
+    return load_compiled(signature, object_code, llvm_ir, str(mod))
+
+
+def load_compiled(signature: Signature, object_code: bytes, llvm_ir: str = "",
+                  llvm_ir_optimized: str = "") -> CompiledFunction:
+    """Link object code made by `compile_func` (same CPU and Python) into a callable."""
+    tracker, addresses = link(object_code, signature.symbols)
+    name = signature.name
+    return CompiledFunction(signature, llvm_ir, llvm_ir_optimized, object_code, tracker,
+                            addresses[entry_name(name)], addresses.get(pyentry_name(name)),
+                            addresses.get(cpy_name(name)))

@@ -1,0 +1,147 @@
+"""Tapes in native code (reverse mode's per-value stacks), and their Python handle.
+
+Invariants (semantics of irad/ops/tape.py):
+- A tape is a pointer to a `TAPE` header {data, length, capacity, cursor};
+  elements are stored in their memory type (`abi.mem_type`).
+- `tape_new` allocates the header through the arena, tagged as a tape, so
+  a tape that is not returned is freed (data and header) when the call
+  ends, whatever path it takes. `tape_free` frees the data early and
+  empties the tape; the header stays for the arena.
+- `tape_push` appends, doubling the capacity when full (a failed growth is
+  a MemoryError and leaves the tape intact); `tape_pop` moves the cursor
+  back and reads there (with bounds checks on, popping past the start is
+  an IndexError); `tape_rewind` puts the cursor back at the end.
+- A tape returned to Python becomes a `TapeHandle` that owns it; handles
+  passed back as arguments are borrowed, never freed by native code.
+"""
+from __future__ import annotations
+
+import ctypes
+
+from llvmlite import ir
+
+from . import arena
+from .abi import (I32, I64, PTR, TAPE, TAPE_CAP, TAPE_CURSOR, TAPE_DATA, TAPE_LEN, from_mem, i64,
+                  itemsize, mem_type, to_mem)
+from .errors import MEMORY
+
+_HEADER_BYTES = 32                      # TAPE: a pointer and three i64
+
+
+def _field(b, tape, index):
+    return b.gep(tape, [ir.Constant(I32, 0), ir.Constant(I32, index)], inbounds=True, source_etype=TAPE)
+
+
+def _get(b, tape, index):
+    return b.load(_field(b, tape, index), typ=PTR if index == TAPE_DATA else I64)
+
+
+def lower_tape_new(L, op, values):
+    b = L.b
+    h = b.call(arena.alloc_fn(L.ml), [L.ctx, i64(_HEADER_BYTES), i64(arena.TAPE_TAG)])
+    L.check(b.icmp_unsigned("!=", h, ir.Constant(PTR, None)), MEMORY, L.ml.site(L.func, op, "alloc"),
+            i64(_HEADER_BYTES))
+    b.store(ir.Constant(PTR, None), _field(b, h, TAPE_DATA))
+    for index in (TAPE_LEN, TAPE_CAP, TAPE_CURSOR):
+        b.store(i64(0), _field(b, h, index))
+    return h
+
+
+def _grow_fn(ml, size: int) -> ir.Function:
+    """irad.tape.grow.<size>(tape) -> i1: double the capacity; false if realloc fails."""
+    def build(fn):
+        (h,) = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        cap = _get(b, h, TAPE_CAP)
+        new_cap = b.select(b.icmp_unsigned("==", cap, i64(0)), i64(16), b.mul(cap, i64(2)))
+        realloc = ml.declare("realloc", PTR, [PTR, I64])
+        data = b.call(realloc, [_get(b, h, TAPE_DATA), b.mul(new_cap, i64(size))])
+        ok = b.icmp_unsigned("!=", data, ir.Constant(PTR, None))
+        with b.if_then(ok):
+            b.store(data, _field(b, h, TAPE_DATA))
+            b.store(new_cap, _field(b, h, TAPE_CAP))
+        b.ret(ok)
+    return ml.helper(f"irad.tape.grow.{size}", ir.IntType(1), [PTR], build)
+
+
+def lower_tape_push(L, op, values):
+    h, v = values
+    b, t = L.b, op.operands[1].type
+    n = _get(b, h, TAPE_LEN)
+    full = b.icmp_unsigned("==", n, _get(b, h, TAPE_CAP))
+    with b.if_then(full, likely=False):
+        grown = b.call(_grow_fn(L.ml, itemsize(t)), [h])
+        L.check(grown, MEMORY, L.ml.site(L.func, op, "alloc"), b.mul(b.add(n, n), i64(itemsize(t))))
+    data = _get(b, h, TAPE_DATA)
+    b.store(to_mem(b, t, v), b.gep(data, [n], inbounds=True, source_etype=mem_type(t)))
+    b.store(b.add(n, i64(1)), _field(b, h, TAPE_LEN))
+
+
+def lower_tape_pop(L, op, values):
+    (h,) = values
+    b, t = L.b, op.results[0].type
+    k = b.sub(_get(b, h, TAPE_CURSOR), i64(1))
+    L.check_index(op, 0, k, _get(b, h, TAPE_LEN), kind="tape")
+    b.store(k, _field(b, h, TAPE_CURSOR))
+    data = _get(b, h, TAPE_DATA)
+    return from_mem(b, t, b.load(b.gep(data, [k], inbounds=True, source_etype=mem_type(t)), typ=mem_type(t)))
+
+
+def lower_tape_rewind(L, op, values):
+    (h,) = values
+    L.b.store(_get(L.b, h, TAPE_LEN), _field(L.b, h, TAPE_CURSOR))
+
+
+def lower_tape_free(L, op, values):
+    (h,) = values
+    b = L.b
+    b.call(arena.free(L.ml), [_get(b, h, TAPE_DATA)])
+    b.store(ir.Constant(PTR, None), _field(b, h, TAPE_DATA))
+    for index in (TAPE_LEN, TAPE_CAP, TAPE_CURSOR):
+        b.store(i64(0), _field(b, h, index))
+
+
+SPECIALS = {"tape_new": lower_tape_new, "tape_push": lower_tape_push, "tape_pop": lower_tape_pop,
+            "tape_rewind": lower_tape_rewind, "tape_free": lower_tape_free}
+
+
+# ---- Python side ------------------------------------------------------------------------
+
+class _Header(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_void_p), ("length", ctypes.c_int64), ("capacity", ctypes.c_int64),
+                ("cursor", ctypes.c_int64)]
+
+
+class TapeHandle:
+    """A tape returned by native code; owns it and frees it when collected.
+
+    Pass it back to a compiled function taking a tape of the same element type."""
+
+    __slots__ = ("ptr", "element", "_free")
+
+    def __init__(self, ptr: int, element, free):
+        self.ptr, self.element, self._free = ptr, element, free
+
+    @property
+    def _as_parameter_(self) -> int:
+        return self.ptr
+
+    def __len__(self) -> int:
+        return _Header.from_address(self.ptr).length
+
+    def values(self) -> list:
+        """The elements pushed so far, oldest first, as NumPy scalars."""
+        import numpy as np
+        header = _Header.from_address(self.ptr)
+        if not header.length:
+            return []
+        buf = (ctypes.c_char * (header.length * self.element.numpy.itemsize)).from_address(header.data)
+        return list(np.frombuffer(buf, dtype=self.element.numpy).copy())
+
+    def __del__(self):
+        header = _Header.from_address(self.ptr)
+        self._free(header.data)
+        self._free(self.ptr)
+
+    def __repr__(self) -> str:
+        return f"<TapeHandle tape<{self.element}> of {len(self)}>"
