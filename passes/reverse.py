@@ -223,12 +223,34 @@ class Reverser:
         self.tapes.append(tape)
         push = Op("tape_push", [tape, fwd_value], [])
         insert_after_definition(fwd_value, push)
+        self.reserve_at_loop_entry(tape, fwd_value)
         self.reverse_start += fwd_value_is_top(fwd_value, top)
         rewind = Op("tape_rewind", [tape], [])
         rewind.parent = top
         top.ops.insert(self.reverse_start, rewind)
         self.reverse_start += 1
         return ctx.b.emit("tape_pop", tape)
+
+    def reserve_at_loop_entry(self, tape: Value, fwd_value: Value):
+        """Size the tape for a `for` loop's trip count when the loop starts, if its body
+        defines the value directly."""
+        block = fwd_value.block if isinstance(fwd_value, BlockArg) else fwd_value.op.parent
+        loop = block.parent.parent if block.parent is not None else None
+        if loop is None or loop.name != "for" or loop.parent is None:
+            return
+        scratch = Block()
+        b = Builder(scratch)
+        lo, hi, step = loop.operands[:3]
+        trips = b.max(b.floordiv(b.sub(b.add(b.sub(hi, lo), step), b.select(
+            b.gt(step, b.const(0, I64)), b.const(1, I64), b.const(-1, I64))), step), b.const(0, I64))
+        b.emit("tape_reserve", tape, trips)
+        parent = loop.parent
+        at = parent.ops.index(loop)
+        for k, op in enumerate(scratch.ops):
+            op.parent = parent
+            parent.ops.insert(at + k, op)
+        if parent is self.grad.body.block:
+            self.reverse_start += len(scratch.ops)
 
     # ---- adjoints ----
     def zero(self, v: Value) -> Value:

@@ -77,6 +77,32 @@ def lower_tape_push(L, op, values):
     b.store(b.add(n, i64(1)), _field(b, h, TAPE_LEN))
 
 
+def _reserve_fn(ml, size: int) -> ir.Function:
+    """irad.tape.reserve.<size>(tape, n) -> i1: capacity >= length + n; false if realloc fails."""
+    def build(fn):
+        h, n = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        want = b.add(_get(b, h, TAPE_LEN), n)
+        short = b.icmp_signed(">", want, _get(b, h, TAPE_CAP))
+        with b.if_then(short):
+            realloc = ml.declare("realloc", PTR, [PTR, I64])
+            data = b.call(realloc, [_get(b, h, TAPE_DATA), b.mul(want, i64(size))])
+            failed = b.icmp_unsigned("==", data, ir.Constant(PTR, None))
+            with b.if_then(failed):
+                b.ret(ir.Constant(ir.IntType(1), 0))
+            b.store(data, _field(b, h, TAPE_DATA))
+            b.store(want, _field(b, h, TAPE_CAP))
+        b.ret(ir.Constant(ir.IntType(1), 1))
+    return ml.helper(f"irad.tape.reserve.{size}", ir.IntType(1), [PTR, I64], build)
+
+
+def lower_tape_reserve(L, op, values):
+    h, n = values
+    b, t = L.b, op.operands[0].type.element
+    ok = b.call(_reserve_fn(L.ml, itemsize(t)), [h, n])
+    L.check(ok, MEMORY, L.ml.site(L.func, op, "alloc"), b.mul(n, i64(itemsize(t))))
+
+
 def lower_tape_pop(L, op, values):
     (h,) = values
     b, t = L.b, op.results[0].type
@@ -102,6 +128,7 @@ def lower_tape_free(L, op, values):
 
 
 SPECIALS = {"tape_new": lower_tape_new, "tape_push": lower_tape_push, "tape_pop": lower_tape_pop,
+            "tape_reserve": lower_tape_reserve,
             "tape_rewind": lower_tape_rewind, "tape_free": lower_tape_free}
 
 

@@ -6,6 +6,10 @@ reverse sweep, which visits those executions in exactly the opposite order,
 pops it. Popping moves a read cursor and leaves the contents in place, so
 `tape_rewind` lets a split-mode pullback run its reverse sweep many times.
 
+A `for` loop reserves room for its trip count on entry, so pushes in its
+body never reallocate; other pushes (in `while` loops) grow the tape by
+doubling.
+
 Invariants: a tape is created once at function entry (`tape_new`), holds
 elements of one scalar type, and is freed once (`tape_free`) or by its
 owner (a pullback) when garbage-collected.
@@ -72,6 +76,15 @@ define("tape_new", _new_rule, syntax="alloc", effect="alloc", evaluate=lambda *,
        llvm=Special("tape_new"))
 define("tape_push", _push_rule, effect="write", evaluate=lambda tape, v: tape.values.append(v),
        llvm=Special("tape_push"))
+def _reserve_rule(types, attrs):
+    _expect_tape(types, 0)
+    if len(types) != 2 or not types[1].is_int:
+        raise TypeRuleError(1, "i64", types[1] if len(types) > 1 else "nothing")
+    return []
+
+
+define("tape_reserve", _reserve_rule, effect="write", evaluate=lambda tape, n: None,
+       llvm=Special("tape_reserve"), notes="make room for n more pushes (a `for` loop's trip count)")
 define("tape_pop", _pop_rule, effect="write", evaluate=_pop, llvm=Special("tape_pop"))
 define("tape_rewind", _unary_tape_rule, effect="write", evaluate=_rewind,
        llvm=Special("tape_rewind"))
