@@ -105,3 +105,32 @@ def test_hypothesis_heat_mutation(xs, steps):
 @pytest.mark.parametrize("name,fn,make", CASES, ids=[c[0] for c in CASES])
 def test_native_matches_cpython(name, fn, make):
     check_program(fn, make, irad.jit(fn))
+
+
+def test_concurrent_first_calls_compile_once(monkeypatch):
+    import threading
+
+    import irad.api as api
+    calls = []
+    real = api.trace
+    monkeypatch.setattr(api, "trace", lambda fn, args: calls.append(1) or real(fn, args))
+    f = irad.jit(programs.p_for_sum)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(f(np.ones(50)))) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [50.0] * 4 and len(calls) == 1
+
+
+def test_boundary_surprises_are_typing_errors_or_new_signatures():
+    f = irad.jit(programs.p_for_sum)
+    f(np.ones(3))
+    assert f(np.ones((2, 2))[0]) == 2.0
+    with pytest.raises(irad.TypingError, match="byte order"):
+        f(np.ones(3, dtype=">f8"))
+    with pytest.raises(irad.TypingError, match="complex128"):
+        f(np.ones(3, dtype=complex))
+    with pytest.raises(irad.IradError):
+        irad.jit(programs.p_for_sum)(np.ones((2, 2)))

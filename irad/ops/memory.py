@@ -175,6 +175,8 @@ def _copy_rule(types, attrs):
 
 
 def _copy_eval(src, dst):
+    if src.shape != dst.shape:
+        raise ValueError(f"copy between arrays of shapes {src.shape} and {dst.shape}")
     dst[...] = src
 
 

@@ -191,7 +191,17 @@ def _fma(x, y, z):
     if not all(np.isfinite(v) for v in (x, y, z)):
         return x * y + z
     exact = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
-    return type(x)(float(exact))
+    return _round_once(exact, type(x))
+
+
+def _round_once(exact: Fraction, kind):
+    """The value of type `kind` nearest to `exact` (ties to even)."""
+    guess = kind(float(exact))
+    if kind is np.float64 or not np.isfinite(guess):
+        return guess
+    candidates = (np.nextafter(guess, kind(-np.inf)), guess, np.nextafter(guess, kind(np.inf)))
+    return min(candidates, key=lambda c: (abs(Fraction(float(c)) - exact),
+                                         int(np.asarray(c).view(np.int32)) & 1))
 
 
 define("fma", same_type_rule(3, FLOAT), evaluate=_fma, llvm=Special("fma"),

@@ -36,6 +36,9 @@ def _array_key(a: np.ndarray):
     if scalar_from_numpy(a.dtype) is None:
         raise TypingError(f"arrays of dtype {a.dtype} are not supported",
                           hint="use float64, float32, int64, int32 or bool arrays")
+    if not a.dtype.isnative:
+        raise TypingError(f"an array with non-native byte order ({a.dtype.str}) is not supported",
+                          hint="convert it with a.astype(a.dtype.newbyteorder('='))")
     return ("A", a.dtype.char, a.ndim, a.flags.c_contiguous)
 
 
