@@ -309,6 +309,7 @@ TAPES = ir("""
 func @tapes(%x: f64, %n: i64) -> (f64, i64) {
   %t = tape_new : tape<f64>
   %u = tape_new : tape<i64>
+  tape_reserve %t, %n
   tape_push %t, %x
   tape_push %u, %n
   tape_rewind %t
