@@ -510,6 +510,15 @@ class GradientFunction:
                            "optimized": prog.primal}[stage])
 
 
+def tape_bytes(f, *args) -> int:
+    """Bytes reverse mode tapes for gradient(f, *args), measured by running the gradient IR
+    in the reference interpreter."""
+    from .ops.tape import TapeRecorder
+    with TapeRecorder() as recorder:
+        gradient(f, AutoInterpreter(), *args)
+    return recorder.bytes
+
+
 # ---- finite differences -------------------------------------------------------------
 
 def _primal_values(args):

@@ -42,3 +42,15 @@ def test_gradient_ir_round_trips(name):
 
 def test_every_golden_program_is_checked():
     assert {p.stem for p in GOLDEN.glob("*.check")} == set(ARGS)
+
+
+def test_tape_bytes_are_exactly_the_overwritten_values():
+    from irad.autodiff import tape_bytes
+    n = 10
+    assert tape_bytes(programs.read_only_sumsq, np.ones(n)) == 0
+    assert tape_bytes(programs.heat_linear, np.ones(n), irad.Const(0.2)) == 0
+    # alpha active: the stencil value that multiplies alpha, once per interior point and step
+    assert tape_bytes(programs.heat_linear, np.ones(n), 0.2) == 8 * (n - 2) * 4
+    # Gauss-Seidel: u[i] before it is overwritten, once per interior point and sweep
+    assert tape_bytes(programs.gauss_seidel, np.ones(n), 0.3) == 8 * (n - 2) * 3
+    assert tape_bytes(programs.scale_then_sum, np.ones(n), 2.0) == 8 * n

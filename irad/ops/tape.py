@@ -27,10 +27,42 @@ from .lowering import Special
 
 @dataclass
 class Tape:
-    """The interpreter's tape: a list plus a read cursor."""
+    """The interpreter's tape: a list plus a read cursor and the bytes ever pushed."""
 
+    itemsize: int = 8
     values: list = field(default_factory=list)
     cursor: int = 0
+    pushed_bytes: int = 0
+
+
+class TapeRecorder:
+    """Collects the tapes the interpreter creates while active (for measuring tape bytes)."""
+
+    active: list = []
+
+    def __enter__(self):
+        self.tapes: list = []
+        TapeRecorder.active.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        TapeRecorder.active.remove(self)
+
+    @property
+    def bytes(self) -> int:
+        return sum(t.pushed_bytes for t in self.tapes)
+
+
+def _new(*, type):
+    tape = Tape(itemsize=type.element.numpy.itemsize)
+    for recorder in TapeRecorder.active:
+        recorder.tapes.append(tape)
+    return tape
+
+
+def _push(tape: Tape, v):
+    tape.values.append(v)
+    tape.pushed_bytes += tape.itemsize
 
 
 def _new_rule(types, attrs):
@@ -72,9 +104,9 @@ def _rewind(tape: Tape):
     tape.cursor = len(tape.values)
 
 
-define("tape_new", _new_rule, syntax="alloc", effect="alloc", evaluate=lambda *, type: Tape(),
+define("tape_new", _new_rule, syntax="alloc", effect="alloc", evaluate=_new,
        llvm=Special("tape_new"))
-define("tape_push", _push_rule, effect="write", evaluate=lambda tape, v: tape.values.append(v),
+define("tape_push", _push_rule, effect="write", evaluate=_push,
        llvm=Special("tape_push"))
 def _reserve_rule(types, attrs):
     _expect_tape(types, 0)
