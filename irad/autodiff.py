@@ -1,5 +1,5 @@
 """The differentiation API: gradient, withgradient, pullback, jit_gradient,
-check_gradient, with Enzyme's Duplicated/Const/Active annotations and
+with Enzyme's Duplicated/Const/Active annotations and
 Flux-style AD types.
 
 Invariants:
@@ -25,11 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import GradientMismatch, IradError, TypingError
+from .errors import IradError
 from .interpreter import run as interpret
 from .printer import print_func
 from .tracer import signature_key, trace
-from .tracer.pytree import children, is_runtime_leaf, map_tree
+from .tracer.pytree import children, is_runtime_leaf
 
 
 # ---- annotations and AD types -----------------------------------------------------
@@ -155,22 +155,31 @@ def _check_shadow(x: np.ndarray, dx):
 
 # ---- compiled gradients --------------------------------------------------------------
 
-class GradientProgram:
-    """A primal specialization differentiated for one activity pattern."""
+def _reverse(fn, args, kinds, options, seeded):
+    """Trace and optimize fn, then differentiate it; `seeded(primal, out_tree)` picks the
+    result indices that receive seeds."""
+    from .api import optimize
+    from .passes.reverse import reverse
+    traced = trace(fn, args)
+    primal = optimize(traced.func, options)
+    results = seeded(primal, traced.out_tree)
+    active = [i for i, k in enumerate(kinds) if k == "active"]
+    dup = [i for i, k in enumerate(kinds) if k == "dup"]
+    grad, info = reverse(primal, active, dup, results)
+    return traced, primal, grad, info, results
 
-    def __init__(self, fn, args, kinds, result_index, target, options):
+
+class GradientProgram:
+    """A primal specialization differentiated for one activity pattern (combined mode)."""
+
+    def __init__(self, fn, args, kinds, first_element, target, options):
+        def seeded(primal, out_tree):
+            index = differentiated_index(out_tree, first_element)
+            check_differentiable_result(primal, out_tree, index, fn)
+            return [index]
+        traced, self.primal, grad, self.info, _ = _reverse(fn, args, kinds, options, seeded)
         from .api import optimize
-        from .passes.reverse import reverse
-        traced = trace(fn, args)
-        self.out_tree = traced.out_tree
-        self.captured = traced.captured
-        self.primal = optimize(traced.func, options)
-        self.result_index = result_index
-        check_differentiable_result(self.primal, self.out_tree, result_index, fn)
-        n_user = len(kinds)
-        active = [i for i in range(n_user) if kinds[i] == "active"]
-        dup = [i for i in range(n_user) if kinds[i] == "dup"]
-        grad, self.info = reverse(self.primal, active, dup, [result_index])
+        self.out_tree, self.captured = traced.out_tree, traced.captured
         self.unoptimized = grad
         self.grad = optimize(grad, options)
         self.run = make_runner(self.grad, target, options)
@@ -237,37 +246,30 @@ class Differentiator:
         self.programs: dict = {}
         self.lock = threading.Lock()
 
-    def program(self, primal_args, kinds, first_element) -> GradientProgram:
-        key = (tuple(signature_key(a) for a in primal_args), tuple(kinds), first_element)
+    def cached(self, key, build):
+        """The program for key, built once even when threads race."""
         prog = self.programs.get(key)
         if prog is None:
             with self.lock:
                 prog = self.programs.get(key)
                 if prog is None:
                     try:
-                        prog = self._build(primal_args, kinds, first_element)
+                        prog = self.programs[key] = build()
                     except IradError as e:
                         raise e.with_traceback(None) from None
-                    self.programs[key] = prog
         return prog
 
-    def _build(self, primal_args, kinds, first_element):
-        probe = trace(self.fn, primal_args)
-        index = differentiated_index(probe.out_tree, first_element)
-        check_differentiable_result(probe.func, probe.out_tree, index, self.fn)
-        return GradientProgram(self.fn, primal_args, kinds, index, self.target, self.options)
+    def program(self, primal_args, kinds, first_element) -> GradientProgram:
+        key = (tuple(signature_key(a) for a in primal_args), tuple(kinds), first_element)
+        return self.cached(key, lambda: GradientProgram(self.fn, primal_args, kinds, first_element,
+                                                        self.target, self.options))
 
     def pullback(self, args):
         split, primal_args, leaves, per_arg = annotate(args)
-        key = ("pullback", tuple(signature_key(a) for a in primal_args), tuple(x.kind for x in leaves))
-        prog = self.programs.get(key)
-        if prog is None:
-            with self.lock:
-                try:
-                    prog = self.programs.setdefault(key, PullbackProgram(
-                        self.fn, primal_args, [x.kind for x in leaves], self.target, self.options))
-                except IradError as e:
-                    raise e.with_traceback(None) from None
+        kinds = [x.kind for x in leaves]
+        key = ("pullback", tuple(signature_key(a) for a in primal_args), tuple(kinds))
+        prog = self.cached(key, lambda: PullbackProgram(self.fn, primal_args, kinds, self.target,
+                                                        self.options))
         outputs = prog.forward([*[leaf.value for leaf in leaves], *prog.captured])
         n = prog.info.n_results
         from .api import rebuild_output
@@ -296,17 +298,13 @@ class PullbackProgram:
 
     def __init__(self, fn, args, kinds, target, options):
         from .api import optimize
-        from .passes.reverse import reverse
         from .passes.split import split
-        traced = trace(fn, args)
+
+        def seeded(primal, out_tree):
+            return [k for k, t in enumerate(primal.result_types) if not t.is_bool]
+        traced, primal, grad, self.info, self.seeded = _reverse(fn, args, kinds, options, seeded)
         self.out_tree, self.captured = traced.out_tree, traced.captured
-        primal = optimize(traced.func, options)
-        self.seeded = [k for k, t in enumerate(primal.result_types) if not t.is_bool]
         self.seed_types = [primal.result_types[k] for k in self.seeded]
-        n_user = len(kinds)
-        active = [i for i in range(n_user) if kinds[i] == "active"]
-        dup = [i for i in range(n_user) if kinds[i] == "dup"]
-        grad, self.info = reverse(primal, active, dup, self.seeded)
         fwd, rev, self.n_residuals = split(grad, self.info, len(primal.args))
         self.forward = make_runner(optimize(fwd, options), target, options)
         self.reverse = make_runner(optimize(rev, options), target, options)
@@ -459,6 +457,7 @@ def gradient(f, *args, zero=True):
     """The gradient of scalar-valued f with respect to each argument (a tuple)."""
     adtype, args = _parse(args)
     if isinstance(adtype, AutoFiniteDifferences):
+        from .finite_differences import finite_difference_gradient
         return finite_difference_gradient(f, args, adtype.eps)
     return _differentiator(f, adtype)(args, zero)[1]
 
@@ -467,7 +466,8 @@ def withgradient(f, *args, zero=True):
     """(val, grad): f's full output, and the gradient of its first element."""
     adtype, args = _parse(args)
     if isinstance(adtype, AutoFiniteDifferences):
-        val = f(*_copy_tree(_primal_values(args)))
+        from .finite_differences import copy_tree, finite_difference_gradient, primal_values
+        val = f(*copy_tree(primal_values(args)))
         return WithGradient(val, finite_difference_gradient(f, args, adtype.eps, first_element=True))
     val, grad = _differentiator(f, adtype)(args, zero, first_element=True)
     return WithGradient(val, grad)
@@ -519,132 +519,5 @@ def tape_bytes(f, *args) -> int:
     return recorder.bytes
 
 
-# ---- finite differences -------------------------------------------------------------
-
-def _primal_values(args):
-    return [a.val if isinstance(a, (Duplicated, Const, Active)) else a for a in args]
-
-
-def _copy_tree(x):
-    node = children(x)
-    if node is not None:
-        rebuild, cs = node
-        return rebuild([_copy_tree(c) for c in cs])
-    return x.copy() if isinstance(x, np.ndarray) else x
-
-
-def _scalar_output(f, args, first_element):
-    out = f(*_copy_tree(args))
-    if first_element and isinstance(out, (tuple, list)):
-        out = out[0]
-    elif first_element and isinstance(out, dict):
-        out = next(iter(out.values()))
-    if isinstance(out, np.ndarray) and out.shape != ():
-        raise IradError(f"gradient needs a real scalar output, got an array of shape {out.shape}",
-                        hint="use irad.jacobian")
-    return float(out)
-
-
-def _flatten(x):
-    leaves: list = []
-    map_tree(leaves.append, x)
-
-    def rebuild(new_leaves):
-        it = iter(new_leaves)
-        return map_tree(lambda _: next(it), x)
-    return leaves, rebuild
-
-
-def finite_difference_gradient(f, args, eps=1e-6, first_element=False):
-    """Central differences w.r.t. every numeric leaf; arguments are restored between calls."""
-    values = _primal_values(args)
-    grads = []
-    for k, v in enumerate(values):
-        if isinstance(args[k], Const):
-            grads.append(None)
-            continue
-        leaves, rebuild = _flatten(v)
-        out = []
-        for j, leaf in enumerate(leaves):
-            def call_with(new, j=j, k=k, leaves=leaves, rebuild=rebuild):
-                changed = list(leaves)
-                changed[j] = new
-                return _scalar_output(f, _replace(values, k, rebuild(changed)), first_element)
-            out.append(_fd_value(call_with, leaf, eps))
-        grads.append(rebuild(out))
-    return tuple(grads)
-
-
-def _fd_value(call_with, leaf, eps):
-    if isinstance(leaf, np.ndarray):
-        if leaf.dtype == np.bool_:
-            return None
-        base = leaf.astype(np.float64)
-        g = np.zeros(leaf.shape)
-        for idx in np.ndindex(leaf.shape):
-            plus, minus = base.copy(), base.copy()
-            plus[idx] += eps
-            minus[idx] -= eps
-            g[idx] = (call_with(plus) - call_with(minus)) / (2 * eps)
-        return g
-    if isinstance(leaf, (bool, np.bool_)) or not isinstance(leaf, (int, float, np.number)):
-        return None
-    try:
-        return (call_with(float(leaf) + eps) - call_with(float(leaf) - eps)) / (2 * eps)
-    except TypeError:
-        if isinstance(leaf, (int, np.integer)):
-            return None  # an integer used as a size or index: no derivative
-        raise
-
-
-def _replace(values, k, new):
-    out = list(values)
-    out[k] = new
-    return out
-
-
-def check_gradient(f, *args, rtol=1e-6, atol=1e-8, eps=1e-6):
-    """Compare irad's gradient with central finite differences; raise GradientMismatch."""
-    adtype, args = _parse(args)
-    got = gradient(f, adtype, *[_copy_tree(a) if not isinstance(a, (Duplicated, Const, Active)) else a
-                                for a in args])
-    want = finite_difference_gradient(f, args, eps)
-    worst = _worst(got, want, rtol, atol, "")
-    if worst is not None:
-        where, g, w = worst
-        raise GradientMismatch(f"gradient mismatch at {where}: irad {g!r}, finite differences {w!r}",
-                               hint=f"rtol={rtol}, atol={atol}")
-    return got
-
-
-def _worst(got, want, rtol, atol, path):
-    if want is None or got is None:
-        if (want is None) != (got is None) and not _is_zero(want if got is None else got):
-            return path or "argument", got, want
-        return None
-    node = children(want)
-    if node is not None:
-        g_children = children(got)[1]
-        for j, (g, w) in enumerate(zip(g_children, node[1])):
-            found = _worst(g, w, rtol, atol, f"{path}[{j}]")
-            if found:
-                return found
-        return None
-    g, w = np.asarray(got, dtype=float), np.asarray(w_ := want, dtype=float)
-    err = np.abs(g - w) - (atol + rtol * np.abs(w))
-    if np.any(err > 0) or np.any(np.isnan(g) != np.isnan(w)):
-        k = np.unravel_index(int(np.nanargmax(err)), err.shape) if err.shape else ()
-        return f"{path}{list(k) if k else ''}", g[k].item() if g.shape else g.item(), \
-            w[k].item() if w.shape else w_
-    return None
-
-
-def _is_zero(x) -> bool:
-    try:
-        return bool(np.all(np.asarray(x) == 0))
-    except Exception:
-        return False
-
-
-__all__ = ["gradient", "withgradient", "jit_gradient", "check_gradient", "Duplicated", "Const",
-           "Active", "AutoReverse", "AutoInterpreter", "AutoFiniteDifferences", "TypingError"]
+__all__ = ["gradient", "withgradient", "pullback", "jit_gradient", "tape_bytes", "Duplicated",
+           "Const", "Active", "AutoReverse", "AutoInterpreter", "AutoFiniteDifferences"]

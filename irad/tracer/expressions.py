@@ -15,7 +15,7 @@ import types
 import numpy as np
 
 from ..errors import TypingError, UnsupportedError
-from ..ir import Block, Region
+from ..ir import Block
 from ..types import I1, I64
 from .control import PLACEHOLDER, Spec, flatten, join, tree_shape, _Incompatible
 from .statements import binop_symbol
