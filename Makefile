@@ -19,6 +19,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install -q -e ".[bench]"
 	$(PY) benchmarks/run.py --quick --out benchmarks/results.json
+	$(PY) benchmarks/report.py benchmarks/results.json
 
 clean:
 	rm -rf $(VENV) build *.egg-info
