@@ -23,6 +23,7 @@ from .errors import IradError
 from .interpreter import run as interpret
 from .printer import print_func
 from .tracer import runtime_leaves, signature_key, trace
+from .tracer.pytree import is_runtime_leaf
 
 TARGETS = ("cpu", "interpreter")
 STAGES = ("typed", "optimized", "gradient", "llvm", "llvm-optimized", "asm")
@@ -51,11 +52,11 @@ class Stopwatch:
         return ", ".join(f"{k} {v:.1f} ms" for k, v in self.times.items())
 
 
-def dump(name: str, stage: str, text: str):
-    """Print `text` when IRAD_DUMP lists `stage` (or "all")."""
+def dump(name: str, stage: str, text):
+    """Print text() when IRAD_DUMP lists `stage` (or "all"); text is only computed then."""
     wanted = {s.strip() for s in os.environ.get("IRAD_DUMP", "").split(",") if s.strip()}
     if stage in wanted or "all" in wanted:
-        print(f"// ---- irad: {name}, stage {stage} ----\n{text}", file=sys.stderr)
+        print(f"// ---- irad: {name}, stage {stage} ----\n{text()}", file=sys.stderr)
 
 
 class Compiled:
@@ -66,9 +67,9 @@ class Compiled:
         traced = clock("trace", trace, fn, args)
         self.traced = traced
         self.typed = traced.func
-        dump(traced.func.name, "typed", print_func(self.typed))
+        dump(traced.func.name, "typed", lambda: print_func(self.typed))
         self.optimized = clock("passes", optimize, traced.func, options)
-        dump(traced.func.name, "optimized", print_func(self.optimized))
+        dump(traced.func.name, "optimized", lambda: print_func(self.optimized))
         self.captured = traced.captured
         self.out_tree = traced.out_tree
         self.target = target
@@ -77,9 +78,10 @@ class Compiled:
             from .runtime import compile_func
             self.native = clock("llvm", compile_func, self.optimized, fastmath=options["fastmath"],
                                 boundscheck=options["boundscheck"])
-            for stage, text in (("llvm", self.native.llvm_ir), ("llvm-optimized", self.native.llvm_ir_optimized),
-                                ("asm", self.native.asm)):
-                dump(traced.func.name, stage, text)
+            native = self.native
+            dump(traced.func.name, "llvm", lambda: native.llvm_ir)
+            dump(traced.func.name, "llvm-optimized", lambda: native.llvm_ir_optimized)
+            dump(traced.func.name, "asm", lambda: native.asm)
         log.info("compiled %s (%s) for %s: %s", fn.__qualname__, cause, target, clock.summary())
 
     @classmethod
@@ -95,6 +97,25 @@ class Compiled:
             return self.native(*leaves)
         return interpret(self.optimized, leaves)
 
+    def invoker(self, args):
+        """A function of the call's arguments specialized to this entry's structure: flat
+        arguments go straight to native code, results are rebuilt by a prepared closure."""
+        output = output_builder(self.out_tree)
+        run, captured = self.run, list(self.captured)
+        if all(is_runtime_leaf(a) for a in args):
+            if not captured and self.native is not None:
+                native = self.native
+                return lambda args: output(native(*args))
+            return lambda args: output(run([*args, *captured]))
+
+        def invoke(args):
+            leaves: list = []
+            for a in args:
+                runtime_leaves(a, leaves)
+            leaves.extend(captured)
+            return output(run(leaves))
+        return invoke
+
 
 def optimize(func, options):
     try:
@@ -102,6 +123,20 @@ def optimize(func, options):
     except ImportError:
         return func
     return run_pipeline(func, "default", fastmath=options["fastmath"])
+
+
+def output_builder(tree):
+    """A function from the flat results to the structure `tree` describes."""
+    if tree[0] == "result":
+        index, weak = tree[1], tree[2]
+        if weak:
+            return lambda results: _python_number(results[index])
+        return lambda results: results[index]
+    return lambda results: rebuild_output(tree, results)
+
+
+def _python_number(value):
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def rebuild_output(tree, results):
@@ -141,7 +176,7 @@ class JitFunction:
         return list(self._compiled)
 
     def specialization(self, args) -> Compiled:
-        key = tuple(signature_key(a) for a in args)
+        key = tuple(map(signature_key, args))
         entry = self._compiled.get(key)
         if entry is None:
             with self._lock:
@@ -159,6 +194,7 @@ class JitFunction:
                             f"{type(e).__name__}: {e}",
                             hint="this is a bug in irad; please report it (IRAD_DEBUG=1 shows the "
                                  "full traceback)") from None
+                    entry.invoke = entry.invoker(args)
                     self._compiled[key] = entry
         return entry
 
@@ -180,12 +216,10 @@ class JitFunction:
         return entry
 
     def __call__(self, *args):
-        entry = self.specialization(args)
-        leaves: list = []
-        for a in args:
-            runtime_leaves(a, leaves)
-        leaves.extend(entry.captured)
-        return rebuild_output(entry.out_tree, entry.run(leaves))
+        entry = self._compiled.get(tuple(map(signature_key, args)))
+        if entry is None:
+            entry = self.specialization(args)
+        return entry.invoke(args)
 
     def ir(self, *args, stage: str = "typed") -> str:
         if stage in ("gradient", "gradient-unoptimized"):

@@ -32,14 +32,22 @@ def array_layout(a: np.ndarray) -> str:
     return "C" if a.flags.c_contiguous else "strided"
 
 
+_SUPPORTED_DTYPES = {np.dtype(n) for n in ("float64", "float32", "int64", "int32", "bool")}
+
+
 def _array_key(a: np.ndarray):
-    if scalar_from_numpy(a.dtype) is None:
-        raise TypingError(f"arrays of dtype {a.dtype} are not supported",
-                          hint="use float64, float32, int64, int32 or bool arrays")
-    if not a.dtype.isnative:
-        raise TypingError(f"an array with non-native byte order ({a.dtype.str}) is not supported",
+    dtype = a.dtype
+    if dtype not in _SUPPORTED_DTYPES or not dtype.isnative:
+        _reject_dtype(dtype)
+    return ("A", dtype.char, a.ndim, a.flags.c_contiguous)
+
+
+def _reject_dtype(dtype):
+    if scalar_from_numpy(dtype) is not None and not dtype.isnative:
+        raise TypingError(f"an array with non-native byte order ({dtype.str}) is not supported",
                           hint="convert it with a.astype(a.dtype.newbyteorder('='))")
-    return ("A", a.dtype.char, a.ndim, a.flags.c_contiguous)
+    raise TypingError(f"arrays of dtype {dtype} are not supported",
+                      hint="use float64, float32, int64, int32 or bool arrays")
 
 
 def signature_key(x):
