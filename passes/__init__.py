@@ -1,12 +1,12 @@
 """irad.passes: IR → IR transformations and the pipeline driver.
 
 Importing this package registers every pass. Pipelines:
-- "default": the optimizing pipeline the JIT runs, `fold,cse,licm,dce`
+- "default": the optimizing pipeline the JIT runs, `fold,cse,load-cse,licm,dce`
   repeated until the IR stops changing (at most 8 rounds).
 """
 from .driver import (DEFAULT_OPTIONS, PassOptions, Pipeline, get_pass, register,  # noqa: F401
                      register_pipeline, registered_passes, registered_pipelines, run_pass,
                      run_pipeline, split_pipeline, unregister)
-from . import dce, cse, fold, licm  # noqa: F401,E402
+from . import dce, cse, fold, licm, loads  # noqa: F401,E402
 
-register_pipeline("default", "fold,cse,licm,dce", fixpoint=True)
+register_pipeline("default", "fold,cse,load-cse,licm,dce", fixpoint=True)

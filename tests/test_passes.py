@@ -188,8 +188,8 @@ def test_default_pipeline_reaches_a_fixed_point():
     seen = []
     out = run_pipeline(_sample(), "default", verify_each=True, dump="all",
                        on_dump=lambda name, f: seen.append(name))
-    assert seen[:4] == ["fold", "cse", "licm", "dce"]
-    assert len(seen) % 4 == 0 and len(seen) <= 32
+    assert seen[:5] == ["fold", "cse", "load-cse", "licm", "dce"]
+    assert len(seen) % 5 == 0 and len(seen) <= 40
     assert str(run_pipeline(out, "default")) == str(out)
     text = str(out)
     assert text.count("mul") == 1 and "dim" not in text and "add" not in text
