@@ -1,9 +1,18 @@
 """irad.runtime: native code for the CPU (LLVM via llvmlite) and its calling ABI.
 
 Public API:
-- `compile_func(func, *, module=None, fastmath=False, boundscheck=True)`
-  returns a `CompiledFunction`; call it with the Func's arguments, get a
-  list of results.
+- `compile_func(func, *, module=None, fastmath=False, boundscheck=True,
+  noalias_args=())` returns a `CompiledFunction`; call it with the Func's
+  arguments, get a list of results. `noalias_args` (indices or names, e.g.
+  a gradient's shadow arrays) promises those arrays share no memory with
+  any other argument: every call checks it (InvalidValueError otherwise)
+  and the optimizer may rely on it.
+- Loops: bounds checks of affine accesses are hoisted by loop versioning
+  (`versioning.py`, plans from `hoist.py`), tape headers live in registers
+  inside loops, scatter-adds at constant offsets are lowered as gathers
+  (`scatter.py`), and element accesses carry alias scopes (`alias.py`).
+  None of this is observable: errors, side effects and results are those
+  of the plain lowering, bit for bit.
 - `load_compiled(signature, object_code)` relinks `cf.object_code` with
   `cf.signature` (both picklable) without running LLVM's optimizer.
 - `lower_func(func, module=None, options=Options())` gives the unoptimized

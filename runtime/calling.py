@@ -54,12 +54,14 @@ class Signature:
     fastmath: bool
     boundscheck: bool
     symbols: tuple = ()          # exported: C entry, then Python entry and wrapper if built
+    noalias: frozenset = frozenset()   # array arguments that may not overlap any other argument
 
     @classmethod
-    def of(cls, func: Func, sites, written, symbols, *, fastmath: bool, boundscheck: bool) -> "Signature":
+    def of(cls, func: Func, sites, written, symbols, *, fastmath: bool, boundscheck: bool,
+           noalias=frozenset()) -> "Signature":
         return cls(func.name, tuple(a.type for a in func.args), tuple(a.hint or f"arg{k}" for k, a in
                    enumerate(func.args)), tuple(func.result_types), tuple(sites), frozenset(written),
-                   fastmath, boundscheck, tuple(symbols))
+                   fastmath, boundscheck, tuple(symbols), frozenset(noalias))
 
     def where(self, k: int) -> str:
         return f"@{self.name} argument {k} (%{self.arg_names[k]})"
@@ -277,6 +279,11 @@ class CompiledFunction:
             k, reason = err[1], err[2]
             if retry and reason == E.NOT_NDARRAY and isinstance(args[k], np.ndarray):
                 return self._convert_and_call(args)
+            if reason == E.ALIASED:
+                sig = self.signature
+                raise InvalidValueError(f"{sig.where(k)} shares memory with {sig.where(err[3])}, but "
+                                        f"@{sig.name} was compiled assuming it does not (noalias)", None,
+                                        "give each gradient shadow its own buffer, e.g. np.zeros_like(x)")
             raise argument_error(self.signature, k, reason, args[k])
         site: Site = self.signature.sites[err[1]]
         raise site.exception(err[2], err[3])

@@ -13,8 +13,13 @@ Invariants:
 - Semantics are the interpreter's, exactly: no instruction that can trap or
   yield poison is emitted on a path the interpreter defines (division by
   zero, INT_MIN / -1, float-to-int overflow, out-of-range shifts).
-- Bounds checks go through `FuncLowering.check_index`, the one place a
-  later hoisting step has to change.
+- Bounds checks go through `FuncLowering.check_index`; a check that the
+  loop bounds prove (`Analysis.proven`, runtime/hoist.py) or that the
+  enclosing loop's versioning precondition has proven (`FuncLowering.elided`,
+  runtime/versioning.py) is not emitted.
+- Element loads and stores carry scoped-noalias metadata (runtime/alias.py);
+  `Options.noalias_args` names the entry function's arguments that share no
+  memory with any other argument (the entry checks it on every call).
 """
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ from irad.ops import OPS
 from irad.ops.lowering import Binary, Compare, Intrinsic, Libm, Special
 
 from . import control, memory, scalars, tapes
+from .alias import AliasScopes
+from .hoist import Analysis
 from .abi import CTX, CTX_ERR, ERR_FIELDS, I32, PTR, check_type, flat_types, flatten, i64, unflatten
 from .errors import INDEX, Site
 
@@ -52,6 +59,7 @@ def lowering_for(desc):
 class Options:
     fastmath: bool = False
     boundscheck: bool = True
+    noalias_args: frozenset = frozenset()     # argument indices of the entry function
 
 
 class ModuleLowering:
@@ -63,6 +71,9 @@ class ModuleLowering:
         self.options = options
         self.sites: list[Site] = []
         self.impls: dict[str, ir.Function] = {}
+        self.checked_copies: dict = {}          # id(for op) -> (fn, free values), versioning.py
+        self.entry: str | None = None
+        self._callees: set | None = None
         self._pending: list[str] = []
 
     def site(self, func: Func, op: Op, kind: str, axis: int = 0) -> ir.Constant:
@@ -111,23 +122,50 @@ class ModuleLowering:
         return fn
 
     def lower_reachable(self, entry: str) -> ir.Function:
+        self.entry = entry
         fn = self.impl(entry)
         while self._pending:
             name = self._pending.pop()
             FuncLowering(self, self.funcs[name], self.impls[name]).lower()
         return fn
 
+    def is_callee(self, func: Func) -> bool:
+        """Whether an IR `call` in the module may reach `func`."""
+        if self._callees is None:
+            self._callees = {op.attrs["callee"] for f in self.funcs.values() for op in f.walk()
+                             if op.name == "call"}
+        return func.name in self._callees
+
+    def noalias_args(self, func: Func) -> frozenset:
+        """The entry's noalias arguments; none if an IR call reaches the entry (the C entry's
+        overlap check would not cover that call)."""
+        if func.name != self.entry or self.is_callee(func):
+            return frozenset()
+        return self.options.noalias_args
+
 
 class FuncLowering:
     """Lowers the body of one IR function into its LLVM function."""
 
-    def __init__(self, ml: ModuleLowering, func: Func, fn: ir.Function):
+    def __init__(self, ml: ModuleLowering, func: Func, fn: ir.Function, *, versioning: bool = True,
+                 result_types=None, alias: AliasScopes | None = None, analysis: Analysis | None = None):
         self.ml, self.func, self.fn = ml, func, fn
         self.b = ir.IRBuilder(fn.append_basic_block("entry"))
         self.ctx = fn.args[0]
         self.env: dict = {}
         self.fm = FAST_FLAGS if ml.options.fastmath else ()
         self.boundscheck = ml.options.boundscheck
+        self.result_types = list(func.result_types if result_types is None else result_types)
+        self.alias = alias or AliasScopes(ml.module, func, ml.noalias_args(func), tag=not ml.is_callee(func))
+        self.analysis = analysis or Analysis(func)
+        self.versioning = versioning            # False in a loop's outlined checked copy
+        self.elided: set = set()                # (op, axis) checks proven by an enclosing precondition
+        self.promoted: dict = {}                # tape op -> (data pointer, element index)
+        self.intercept: dict = {}               # op -> replacement lowering (runtime/scatter.py)
+
+    def loop_plan(self, op: Op):
+        """The versioning plan of `for` op (None: lower it plainly)."""
+        return self.analysis.plan(op) if self.versioning else None
 
     def lower(self) -> None:
         flat, args = list(self.fn.args[1:]), []
@@ -145,7 +183,8 @@ class FuncLowering:
             values = [self.env[v] for v in op.operands]
             if op.name in TERMINATORS:
                 return values
-            for r, v in zip(op.results, self.lower_op(op, values)):
+            hook = self.intercept.get(op)
+            for r, v in zip(op.results, self.lower_op(op, values) if hook is None else hook(values)):
                 self.env[r] = v
         raise AssertionError(f"block without terminator in @{self.func.name}")
 
@@ -165,7 +204,7 @@ class FuncLowering:
         """Return success with `results` (lowered values of the function's result types)."""
         rt = self.fn.function_type.return_type
         agg = self.b.insert_value(ir.Constant(rt, ir.Undefined), ir.Constant(I32, 0), 0)
-        flat = [v for t, r in zip(self.func.result_types, results) for v in flatten(t, r)]
+        flat = [v for t, r in zip(self.result_types, results) for v in flatten(t, r)]
         for k, v in enumerate(flat):
             agg = self.b.insert_value(agg, v, k + 1)
         self.b.ret(agg)
@@ -201,9 +240,9 @@ class FuncLowering:
                     when: ir.Value | None = None) -> None:
         """0 <= index < extent (if `when`), or an IndexError naming op, index and extent.
 
-        Seam for hoisting: a later step that proves a check redundant (or
-        moves it before an affine loop) decides here whether to emit it."""
-        if not self.boundscheck:
+        Checks proven from the loop bounds or by an enclosing loop's versioning precondition
+        are elided."""
+        if not self.boundscheck or (op, axis) in self.elided or (op, axis) in self.analysis.proven:
             return
         ok = self.b.icmp_unsigned("<", index, extent)
         if when is not None:

@@ -3,7 +3,9 @@
 Invariants:
 - `for` runs `trip_count(lo, hi, step)` iterations with `i = lo + k*step`
   (Python's range for either sign of step; a zero step raises ValueError
-  before the loop, as `range` does).
+  before the loop, as `range` does). A loop with a plan (runtime/hoist.py)
+  is versioned or has its tapes promoted (runtime/versioning.py); any
+  loop may lower its scatter-adds as gathers (runtime/scatter.py).
 - `while` evaluates its before region, leaves with the `condition`'s
   values when it is false, else runs the after region and repeats; the
   before region dominates the exit, so results need no phis.
@@ -19,7 +21,9 @@ from irad.errors import UnsupportedError
 
 from .abi import I32, flat_types, flatten, i64, unflatten
 from .errors import VALUE
-from .loops import add_incoming, counted_loop, group_values, phi_group, trip_count
+from .hoist import LoopPlan
+from .loops import add_incoming, group_values, phi_group, trip_count
+from .versioning import fast_loop, versioned_loop
 
 
 def lower_for(L, op, values):
@@ -28,14 +32,10 @@ def lower_for(L, op, values):
         ok = L.b.icmp_signed("!=", step, i64(0))
         L.check(ok, VALUE, L.ml.site(L.func, op, "step"), step)
     trip = trip_count(L, lo, hi, step)
-    block = op.regions[0].block
-    types = [r.type for r in op.results]
-
-    def body(k, carried):
-        i = L.b.add(lo, L.b.mul(k, step))
-        return L.lower_block(block, [i, *carried])
-
-    return counted_loop(L, trip, types, inits, body)
+    plan = L.loop_plan(op)
+    if plan is not None and L.boundscheck and plan.versioned():
+        return versioned_loop(L, op, plan, values, trip)
+    return fast_loop(L, op, plan or LoopPlan(), lo, step, trip, inits)
 
 
 def lower_while(L, op, values):

@@ -5,8 +5,11 @@ Invariants:
   data pointer, shape[ndim], strides[ndim] (elements; ignored for layout
   "C", whose strides are recomputed), bools as one byte. It runs the
   function with a fresh context, then frees every temporary allocation.
-  On success (0) `out` holds the results (`abi.out_type`); an array result
-  holds data, base, owner (the index of the argument whose data pointer is
+  Before running, it refuses (ARGUMENT, arg, ALIASED, other arg) any
+  `noalias` array argument whose elements' address range meets another
+  array argument's (an empty array meets nothing): the alias metadata
+  (runtime/alias.py) relies on it. On success (0) `out` holds the results
+  (`abi.out_type`); an array result holds data, base, owner (the index of the argument whose data pointer is
   its base, or -1 when its base is a fresh allocation now owned by the
   caller), shape and strides. On failure `out` holds the error record.
 - `irad.pyentry.<name>(ptr ndarray_type, objects/scalars..., ptr out)`
@@ -32,11 +35,11 @@ from irad.ops import OPS
 from irad.types import ScalarType, TapeType
 
 from . import arena
-from .abi import (CTX, CTX_ERR, ERR_FIELDS, I8, I32, I64, PTR, abi_types, c_strides, from_mem,
+from .abi import (CTX, CTX_ERR, ERR_FIELDS, I8, I32, I64, PTR, ArrayVal, abi_types, c_strides, from_mem,
                   i64, itemsize, out_type, stack_slot)
 from .errors import ARGUMENT
 
-NOT_NDARRAY, NDIM, DTYPE, BYTEORDER, MISALIGNED, NOT_CONTIGUOUS, READONLY, STRIDE = range(1, 9)
+NOT_NDARRAY, NDIM, DTYPE, BYTEORDER, MISALIGNED, NOT_CONTIGUOUS, READONLY, STRIDE, ALIASED = range(1, 10)
 NPY_C_CONTIGUOUS, NPY_ALIGNED, NPY_WRITEABLE = 0x1, 0x100, 0x400
 
 
@@ -171,7 +174,7 @@ def build_entry(ml, func: Func) -> ir.Function:
     ctx = stack_slot(b, CTX)
     arena.init(b, ctx)
     params, out = list(fn.args[:-1]), fn.args[-1]
-    flat, datas = [], []
+    flat, datas, arrays = [], [], {}
     for k, a in enumerate(func.args):
         t = a.type
         if t.is_scalar or isinstance(t, TapeType):
@@ -182,6 +185,8 @@ def build_entry(ml, func: Func) -> ir.Function:
         del params[:1 + 2 * t.ndim]
         flat += [data, data, *shape, *strides]
         datas.append((k, data))
+        arrays[k] = (ArrayVal(data, data, tuple(shape), tuple(strides)), itemsize(t.dtype))
+    _check_noalias(fn, b, ml.noalias_args(func), arrays, out)
     result = b.call(impl, [ctx, *flat])
     status = b.extract_value(result, 0)
     failed, ok = fn.append_basic_block("failed"), fn.append_basic_block("ok")
@@ -195,6 +200,31 @@ def build_entry(ml, func: Func) -> ir.Function:
     _store_results(ml, b, func, ctx, result, out, datas)
     b.ret(ir.Constant(I32, 0))
     return fn
+
+
+def _check_noalias(fn, b, noalias, arrays, out) -> None:
+    """Refuse a noalias array argument that overlaps another array argument (module invariants)."""
+    from .memory import byte_range
+    if not noalias:
+        return
+    ranges = {}
+    for k in sorted(arrays):
+        ranges[k] = byte_range(b, *arrays[k])
+    for k in sorted(noalias):
+        lo, hi, empty = ranges[k]
+        for j in sorted(ranges):
+            if j == k:
+                continue
+            lo2, hi2, empty2 = ranges[j]
+            meet = b.and_(b.icmp_unsigned("<", lo, hi2), b.icmp_unsigned("<", lo2, hi))
+            meet = b.and_(meet, b.not_(b.or_(empty, empty2)))
+            bad, good = fn.append_basic_block("aliased"), fn.append_basic_block("not_aliased")
+            b.cbranch(meet, bad, good).set_weights([1, 1 << 20])
+            b.position_at_end(bad)
+            for m, v in enumerate([i64(ARGUMENT), i64(k), i64(ALIASED), i64(j), i64(0)]):
+                b.store(v, b.gep(out, [i64(m)], source_etype=I64))
+            b.ret(ir.Constant(I32, ARGUMENT))
+            b.position_at_end(good)
 
 
 def _store_results(ml, b, func, ctx, result, out, datas):

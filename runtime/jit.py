@@ -96,11 +96,29 @@ def link(object_code: bytes, symbols):
         return tracker, {s: tracker[s] for s in symbols}
 
 
+def noalias_indices(func: Func, noalias_args) -> frozenset:
+    """Indices of the array arguments named (by index or by name) in `noalias_args`."""
+    names = {a.hint: k for k, a in enumerate(func.args)}
+    out = set()
+    for x in noalias_args or ():
+        k = names.get(x) if isinstance(x, str) else x
+        if k is None or not 0 <= k < len(func.args):
+            raise ValueError(f"noalias_args: @{func.name} has no argument {x!r}")
+        if func.args[k].type.is_array:
+            out.add(k)
+    return frozenset(out)
+
+
 def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = False,
-                 boundscheck: bool = True) -> CompiledFunction:
-    """Compile a verified `func` (calls resolve in `module`) for the host CPU."""
+                 boundscheck: bool = True, noalias_args=()) -> CompiledFunction:
+    """Compile a verified `func` (calls resolve in `module`) for the host CPU.
+
+    `noalias_args` (argument indices or names, e.g. a gradient's shadow
+    arrays) promises that those arrays share no memory with any other
+    argument; every call checks it and raises InvalidValueError if not."""
     h = host()
-    ml = lower_func(func, module, Options(fastmath=fastmath, boundscheck=boundscheck))
+    noalias = noalias_indices(func, noalias_args)
+    ml = lower_func(func, module, Options(fastmath=fastmath, boundscheck=boundscheck, noalias_args=noalias))
     entry = build_entry(ml, func)
     pyentry = build_pyentry(ml, func, entry)
     wrapper = build_wrapper(ml, func, entry) if pyentry is not None else None
@@ -112,7 +130,8 @@ def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = F
         object_code = h.machine.emit_object(mod)
     symbols = [entry_name(func.name)] + [f.name for f in (pyentry, wrapper) if f is not None]
     signature = Signature.of(func, ml.sites, written_args(func.name, ml.funcs), symbols,
-                             fastmath=fastmath, boundscheck=boundscheck)
+                             fastmath=fastmath, boundscheck=boundscheck,
+                             noalias=ml.noalias_args(func))
     return load_compiled(signature, object_code, llvm_ir, str(mod))
 
 

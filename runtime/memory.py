@@ -35,12 +35,18 @@ def element_ptr(L, a: ArrayVal, dtype, indices) -> ir.Value:
     return L.b.gep(a.data, [offset], inbounds=True, source_etype=mem_type(dtype))
 
 
-def _load_raw(L, a, dtype, indices):
-    return L.b.load(element_ptr(L, a, dtype, indices), typ=mem_type(dtype), align=itemsize(dtype))
+def _load_raw(L, a, dtype, indices, array=None):
+    """Load an element; `array` (the IR value of `a`, if any) tags it for alias analysis."""
+    instr = L.b.load(element_ptr(L, a, dtype, indices), typ=mem_type(dtype), align=itemsize(dtype))
+    if array is not None:
+        L.alias.array_access(instr, array)
+    return instr
 
 
-def _store_raw(L, value, a, dtype, indices):
-    L.b.store(value, element_ptr(L, a, dtype, indices), align=itemsize(dtype))
+def _store_raw(L, value, a, dtype, indices, array=None):
+    instr = L.b.store(value, element_ptr(L, a, dtype, indices), align=itemsize(dtype))
+    if array is not None:
+        L.alias.array_access(instr, array)
 
 
 def _check_indices(L, op, a, indices):
@@ -56,14 +62,14 @@ def lower_load(L, op, values):
     a, *indices = values
     dtype = op.operands[0].type.dtype
     _check_indices(L, op, a, indices)
-    return from_mem(L.b, dtype, _load_raw(L, a, dtype, indices))
+    return from_mem(L.b, dtype, _load_raw(L, a, dtype, indices, op.operands[0]))
 
 
 def lower_store(L, op, values):
     v, a, *indices = values
     dtype = op.operands[1].type.dtype
     _check_indices(L, op, a, indices)
-    _store_raw(L, to_mem(L.b, dtype, v), a, dtype, indices)
+    _store_raw(L, to_mem(L.b, dtype, v), a, dtype, indices, op.operands[1])
 
 
 def _check_step(L, op, step):
@@ -132,9 +138,8 @@ def lower_alloc(L, op, extents):
     return ArrayVal(p, p, tuple(extents), c_strides(b, extents))
 
 
-def _byte_range(L, a: ArrayVal, size: int):
+def byte_range(b, a: ArrayVal, size: int):
     """[lo, hi) addresses a's elements span, and whether a has no element."""
-    b = L.b
     lo, hi, empty = i64(0), i64(0), ir.Constant(ir.IntType(1), 0)
     for n, s in zip(a.shape, a.strides):
         empty = b.or_(empty, b.icmp_signed("==", n, i64(0)))
@@ -148,14 +153,15 @@ def _byte_range(L, a: ArrayVal, size: int):
 
 def _overlap(L, src, dst, size):
     b = L.b
-    s_lo, s_hi, s_empty = _byte_range(L, src, size)
-    d_lo, d_hi, d_empty = _byte_range(L, dst, size)
+    s_lo, s_hi, s_empty = byte_range(b, src, size)
+    d_lo, d_hi, d_empty = byte_range(b, dst, size)
     meet = b.and_(b.icmp_unsigned("<", s_lo, d_hi), b.icmp_unsigned("<", d_lo, s_hi))
     return b.and_(meet, b.not_(b.or_(s_empty, d_empty)))
 
 
-def _copy_elements(L, src, dst, dtype):
-    loop_nest(L, dst.shape, lambda idx: _store_raw(L, _load_raw(L, src, dtype, idx), dst, dtype, idx))
+def _copy_elements(L, src, dst, dtype, src_ir=None, dst_ir=None):
+    loop_nest(L, dst.shape, lambda idx: _store_raw(L, _load_raw(L, src, dtype, idx, src_ir), dst, dtype, idx,
+                                                   dst_ir))
 
 
 def lower_copy(L, op, values):
@@ -167,7 +173,7 @@ def lower_copy(L, op, values):
     direct, buffered, done = L.new_block("copy.direct"), L.new_block("copy.buffered"), L.new_block("copy.end")
     b.cbranch(_overlap(L, src, dst, size), buffered, direct)
     b.position_at_end(direct)
-    _copy_elements(L, src, dst, dtype)
+    _copy_elements(L, src, dst, dtype, *op.operands)
     b.branch(done)
     b.position_at_end(buffered)
     count = i64(1)
@@ -177,8 +183,8 @@ def lower_copy(L, op, values):
     L.check(b.icmp_unsigned("!=", tmp, ir.Constant(PTR, None)), MEMORY, L.ml.site(L.func, op, "alloc"),
             b.mul(count, i64(size)))
     staged = ArrayVal(tmp, tmp, dst.shape, c_strides(b, dst.shape))
-    _copy_elements(L, src, staged, dtype)
-    _copy_elements(L, staged, dst, dtype)
+    _copy_elements(L, src, staged, dtype, op.operands[0])
+    _copy_elements(L, staged, dst, dtype, None, op.operands[1])
     b.call(arena.free(L.ml), [tmp])
     b.branch(done)
     b.position_at_end(done)
@@ -188,7 +194,7 @@ def lower_fill(L, op, values):
     a, v = values
     dtype = op.operands[0].type.dtype
     stored = to_mem(L.b, dtype, v)
-    loop_nest(L, a.shape, lambda idx: _store_raw(L, stored, a, dtype, idx))
+    loop_nest(L, a.shape, lambda idx: _store_raw(L, stored, a, dtype, idx, op.operands[0]))
 
 
 SPECIALS = {"dim": lower_dim, "load": lower_load, "store": lower_store, "view": lower_view,

@@ -12,7 +12,10 @@ Invariants (the interpreter's semantics, see irad/ops/scalar.py):
 - casts to i1 are `x != 0` (NaN is true); `min(a, b)` is
   `b if b < a else a`; `fma` rounds once (x * y + z when z is not finite);
 - fast-math flags (`L.fm`) go on float arithmetic and math calls only when
-  the function is compiled with `fastmath=True`.
+  the function is compiled with `fastmath=True`; a float add, sub or mul
+  whose op carries the attribute `reassoc = true` (an accumulation whose
+  order the program does not define, such as an adjoint sum) gets the
+  `reassoc` flag alone, which lets LLVM vectorize the reduction it is in.
 """
 from __future__ import annotations
 
@@ -37,12 +40,19 @@ def call_intrinsic(L, name: str, args, flags=()) -> ir.Value:
     return L.b.call(fn, args, fastmath=flags)
 
 
+def float_flags(L, op) -> tuple:
+    """Fast-math flags of a float op: all of them with fastmath, else `reassoc` if the op allows it."""
+    if L.fm or not op.attrs.get("reassoc"):
+        return L.fm
+    return ("reassoc",)
+
+
 # ---- generic descriptors ------------------------------------------------------
 
 def lower_binary(L, op, desc, values):
     x, y = values
     if op.operands[0].type.is_float:
-        return getattr(L.b, desc.float)(x, y, flags=L.fm)
+        return getattr(L.b, desc.float)(x, y, flags=float_flags(L, op))
     return getattr(L.b, _INT_METHODS[desc.int])(x, y)
 
 

@@ -8,9 +8,14 @@ Invariants (semantics of irad/ops/tape.py):
   ends, whatever path it takes. `tape_free` frees the data early and
   empties the tape; the header stays for the arena.
 - `tape_push` appends, doubling the capacity when full (a failed growth is
-  a MemoryError and leaves the tape intact); `tape_pop` moves the cursor
-  back and reads there (with bounds checks on, popping past the start is
-  an IndexError); `tape_rewind` puts the cursor back at the end.
+  a MemoryError and leaves the tape intact); `tape_reserve` grows the
+  capacity to at least length + n, at least doubling it; `tape_pop` moves
+  the cursor back and reads there (with bounds checks on, popping past the
+  start is an IndexError); `tape_rewind` puts the cursor back at the end.
+  Sizes are computed with overflow checks (an overflow is a MemoryError).
+- Pushes and pops that `runtime/versioning.py` promoted read their element
+  address from `FuncLowering.promoted` instead of the header.
+- Header and element accesses are tagged for alias analysis (runtime/alias.py).
 - A tape returned to Python becomes a `TapeHandle` that owns it; handles
   passed back as arguments are borrowed, never freed by native code.
 """
@@ -36,14 +41,29 @@ def _get(b, tape, index):
     return b.load(_field(b, tape, index), typ=PTR if index == TAPE_DATA else I64)
 
 
+def get_field(L, tape, index) -> ir.Value:
+    """A header field, loaded in generated code (tagged as a tape-header access)."""
+    instr = _get(L.b, tape, index)
+    L.alias.tape_header(instr)
+    return instr
+
+
+def set_field(L, tape, index, value) -> None:
+    L.alias.tape_header(L.b.store(value, _field(L.b, tape, index)))
+
+
+def _element(L, data, k, t):
+    return L.b.gep(data, [k], inbounds=True, source_etype=mem_type(t))
+
+
 def lower_tape_new(L, op, values):
     b = L.b
     h = b.call(arena.alloc_fn(L.ml), [L.ctx, i64(_HEADER_BYTES), i64(arena.TAPE_TAG)])
     L.check(b.icmp_unsigned("!=", h, ir.Constant(PTR, None)), MEMORY, L.ml.site(L.func, op, "alloc"),
             i64(_HEADER_BYTES))
-    b.store(ir.Constant(PTR, None), _field(b, h, TAPE_DATA))
+    set_field(L, h, TAPE_DATA, ir.Constant(PTR, None))
     for index in (TAPE_LEN, TAPE_CAP, TAPE_CURSOR):
-        b.store(i64(0), _field(b, h, index))
+        set_field(L, h, index, i64(0))
     return h
 
 
@@ -54,8 +74,11 @@ def _grow_fn(ml, size: int) -> ir.Function:
         b = ir.IRBuilder(fn.append_basic_block("entry"))
         cap = _get(b, h, TAPE_CAP)
         new_cap = b.select(b.icmp_unsigned("==", cap, i64(0)), i64(16), b.mul(cap, i64(2)))
+        nbytes = b.umul_with_overflow(new_cap, i64(size))
+        with b.if_then(b.extract_value(nbytes, 1), likely=False):
+            b.ret(ir.Constant(ir.IntType(1), 0))
         realloc = ml.declare("realloc", PTR, [PTR, I64])
-        data = b.call(realloc, [_get(b, h, TAPE_DATA), b.mul(new_cap, i64(size))])
+        data = b.call(realloc, [_get(b, h, TAPE_DATA), b.extract_value(nbytes, 0)])
         ok = b.icmp_unsigned("!=", data, ir.Constant(PTR, None))
         with b.if_then(ok):
             b.store(data, _field(b, h, TAPE_DATA))
@@ -67,64 +90,93 @@ def _grow_fn(ml, size: int) -> ir.Function:
 def lower_tape_push(L, op, values):
     h, v = values
     b, t = L.b, op.operands[1].type
-    n = _get(b, h, TAPE_LEN)
-    full = b.icmp_unsigned("==", n, _get(b, h, TAPE_CAP))
+    promoted = L.promoted.get(op)
+    if promoted is not None:                      # runtime/versioning.py reserved the room
+        data, k = promoted
+        L.alias.tape_data(b.store(to_mem(b, t, v), _element(L, data, k, t)))
+        return
+    n = get_field(L, h, TAPE_LEN)
+    full = b.icmp_unsigned("==", n, get_field(L, h, TAPE_CAP))
     with b.if_then(full, likely=False):
         grown = b.call(_grow_fn(L.ml, itemsize(t)), [h])
         L.check(grown, MEMORY, L.ml.site(L.func, op, "alloc"), b.mul(b.add(n, n), i64(itemsize(t))))
-    data = _get(b, h, TAPE_DATA)
-    b.store(to_mem(b, t, v), b.gep(data, [n], inbounds=True, source_etype=mem_type(t)))
-    b.store(b.add(n, i64(1)), _field(b, h, TAPE_LEN))
+    data = get_field(L, h, TAPE_DATA)
+    L.alias.tape_data(b.store(to_mem(b, t, v), _element(L, data, n, t)))
+    set_field(L, h, TAPE_LEN, b.add(n, i64(1)))
 
 
 def _reserve_fn(ml, size: int) -> ir.Function:
-    """irad.tape.reserve.<size>(tape, n) -> i1: capacity >= length + n; false if realloc fails."""
+    """irad.tape.reserve.<size>(tape, n) -> i1: capacity >= length + n (growing at least
+    twofold, so reserving in a loop stays linear); false on overflow or if realloc fails."""
     def build(fn):
         h, n = fn.args
         b = ir.IRBuilder(fn.append_basic_block("entry"))
-        want = b.add(_get(b, h, TAPE_LEN), n)
-        short = b.icmp_signed(">", want, _get(b, h, TAPE_CAP))
+        want = b.uadd_with_overflow(_get(b, h, TAPE_LEN), n)
+        with b.if_then(b.or_(b.extract_value(want, 1), b.icmp_signed("<", b.extract_value(want, 0), i64(0))),
+                       likely=False):
+            b.ret(ir.Constant(ir.IntType(1), 0))
+        want = b.extract_value(want, 0)
+        cap = _get(b, h, TAPE_CAP)
+        short = b.icmp_signed(">", want, cap)
         with b.if_then(short):
+            double = b.mul(cap, i64(2))
+            new_cap = b.select(b.icmp_signed(">", double, want), double, want)
+            nbytes = b.umul_with_overflow(new_cap, i64(size))
+            with b.if_then(b.extract_value(nbytes, 1), likely=False):
+                b.ret(ir.Constant(ir.IntType(1), 0))
             realloc = ml.declare("realloc", PTR, [PTR, I64])
-            data = b.call(realloc, [_get(b, h, TAPE_DATA), b.mul(want, i64(size))])
+            data = b.call(realloc, [_get(b, h, TAPE_DATA), b.extract_value(nbytes, 0)])
             failed = b.icmp_unsigned("==", data, ir.Constant(PTR, None))
             with b.if_then(failed):
                 b.ret(ir.Constant(ir.IntType(1), 0))
             b.store(data, _field(b, h, TAPE_DATA))
-            b.store(want, _field(b, h, TAPE_CAP))
+            b.store(new_cap, _field(b, h, TAPE_CAP))
         b.ret(ir.Constant(ir.IntType(1), 1))
     return ml.helper(f"irad.tape.reserve.{size}", ir.IntType(1), [PTR, I64], build)
 
 
-def lower_tape_reserve(L, op, values):
-    h, n = values
+def reserve(L, op, h, n, overflow=None) -> None:
+    """Room for `n` more elements on tape `h` (elements of op's tape type), or a MemoryError at op."""
     b, t = L.b, op.operands[0].type.element
     ok = b.call(_reserve_fn(L.ml, itemsize(t)), [h, n])
+    if overflow is not None:
+        ok = b.and_(ok, b.not_(overflow))
     L.check(ok, MEMORY, L.ml.site(L.func, op, "alloc"), b.mul(n, i64(itemsize(t))))
+
+
+def lower_tape_reserve(L, op, values):
+    h, n = values
+    reserve(L, op, h, n)
 
 
 def lower_tape_pop(L, op, values):
     (h,) = values
     b, t = L.b, op.results[0].type
-    k = b.sub(_get(b, h, TAPE_CURSOR), i64(1))
-    L.check_index(op, 0, k, _get(b, h, TAPE_LEN), kind="tape")
-    b.store(k, _field(b, h, TAPE_CURSOR))
-    data = _get(b, h, TAPE_DATA)
-    return from_mem(b, t, b.load(b.gep(data, [k], inbounds=True, source_etype=mem_type(t)), typ=mem_type(t)))
+    promoted = L.promoted.get(op)
+    if promoted is not None:                      # runtime/versioning.py checked the cursor
+        data, k = promoted
+    else:
+        k = b.sub(get_field(L, h, TAPE_CURSOR), i64(1))
+        L.check_index(op, 0, k, get_field(L, h, TAPE_LEN), kind="tape")
+        set_field(L, h, TAPE_CURSOR, k)
+        data = get_field(L, h, TAPE_DATA)
+    instr = b.load(_element(L, data, k, t), typ=mem_type(t))
+    L.alias.tape_data(instr)
+    return from_mem(b, t, instr)
 
 
 def lower_tape_rewind(L, op, values):
     (h,) = values
-    L.b.store(_get(L.b, h, TAPE_LEN), _field(L.b, h, TAPE_CURSOR))
+    set_field(L, h, TAPE_CURSOR, get_field(L, h, TAPE_LEN))
 
 
 def lower_tape_free(L, op, values):
     (h,) = values
     b = L.b
-    b.call(arena.free(L.ml), [_get(b, h, TAPE_DATA)])
-    b.store(ir.Constant(PTR, None), _field(b, h, TAPE_DATA))
+    b.call(arena.free(L.ml), [get_field(L, h, TAPE_DATA)])
+    set_field(L, h, TAPE_DATA, ir.Constant(PTR, None))
     for index in (TAPE_LEN, TAPE_CAP, TAPE_CURSOR):
-        b.store(i64(0), _field(b, h, index))
+        set_field(L, h, index, i64(0))
 
 
 SPECIALS = {"tape_new": lower_tape_new, "tape_push": lower_tape_push, "tape_pop": lower_tape_pop,

@@ -1,0 +1,309 @@
+"""Loop versioning: `for` loops without per-iteration bounds checks, and
+tape headers kept in registers (the plans come from `runtime/hoist.py`).
+
+A loop whose plan hoists checks (or pops from a tape, with bounds checks
+on) is lowered twice:
+
+    if precondition:  fast loop (hoisted checks elided, tapes in registers)
+    else:             call irad.checked.<func>.<n>: the same loop, every check in place
+
+Invariants:
+- The precondition is computed once before the loop from loop-invariant
+  values. It is true only if no hoisted check can fail on any iteration of
+  the loop nest: every affine index lies in [0, extent) over the box of
+  induction-variable values (its extremes are at the first and last
+  iterations, as an affine function is monotone in each variable; a
+  wrapped negative index `x + n if x < 0 else x` is in range when x's
+  non-negative part is below the extent and its negative part, shifted by
+  n, is inside it), every quantity is computed with overflow detection
+  (an overflow makes the precondition false), and every popped tape holds
+  enough elements. It is vacuously true when the loop runs zero times. It
+  may be false when no check fails (an overflow, a zero step, a guard
+  that an inner loop's emptiness provides): then the checked copy runs.
+- The checked copy is the unversioned lowering of the very same loop,
+  outlined as a cold, minsize, noinline function of the loop's free
+  values, so a failing program raises exactly the error, index and source
+  location it raises unhoisted, after exactly the same side effects.
+- Promoted tapes (`LoopPlan.pushes`/`pops`) have their data pointer, length
+  and cursor loaded once before the loop and written back once after it;
+  pushes reserve room for all of the loop's pushes before it starts, so
+  the data pointer stays valid inside the loop. If the loop fails halfway,
+  the header keeps its value from before the loop (a tape is freed, or
+  rewound before reuse, after a failed call).
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from .abi import I1, I32, PTR, TAPE_CURSOR, TAPE_DATA, TAPE_LEN, flat_types, flatten, i64, unflatten
+from .hoist import LoopPlan, free_values
+from .loops import add_incoming, counted_loop, group_values, phi_group, trip_count
+from .scatter import GatherState, find_groups
+
+TRUE, FALSE = ir.Constant(I1, 1), ir.Constant(I1, 0)
+
+
+# ---- the precondition -------------------------------------------------------------------
+
+class _Checked:
+    """Evaluates invariant expressions (hoist.py trees) with overflow detection."""
+
+    def __init__(self, L):
+        self.L, self.b = L, L.b
+        self.overflow = FALSE
+        self._memo: dict = {}
+
+    def flag(self, bad) -> None:
+        self.overflow = self.b.or_(self.overflow, bad)
+
+    def _op(self, method, x, y):
+        pair = getattr(self.b, method)(x, y)
+        self.flag(self.b.extract_value(pair, 1))
+        return self.b.extract_value(pair, 0)
+
+    def add(self, x, y):
+        return self._op("sadd_with_overflow", x, y)
+
+    def mul(self, x, y):
+        return self._op("smul_with_overflow", x, y)
+
+    def expr(self, e):
+        if e in self._memo:
+            return self._memo[e]
+        kind = e[0]
+        if kind == "const":
+            if not -2**63 <= e[1] < 2**63:
+                self.overflow = TRUE
+                value = i64(0)
+            else:
+                value = i64(e[1])
+        elif kind == "val":
+            value = self.L.env[e[1]]
+        elif kind == "dim":
+            value = self.L.env[e[1]].shape[e[2]]
+        elif kind == "neg":
+            value = self._op("ssub_with_overflow", i64(0), self.expr(e[1]))
+        elif kind == "add":
+            value = self.add(self.expr(e[1]), self.expr(e[2]))
+        else:
+            value = self.mul(self.expr(e[1]), self.expr(e[2]))
+        self._memo[e] = value
+        return value
+
+
+def _loop_range(L, lo, step, trip):
+    """(first, last) induction values of a loop with `trip` > 0 iterations (exact, no overflow)."""
+    return lo, L.b.add(lo, L.b.mul(L.b.sub(trip, i64(1)), step))
+
+
+def _inner_ranges(L, chain, ranges, c: _Checked):
+    """Ranges of the inner loops of a check's chain; returns whether any of them is empty."""
+    b, empty = L.b, FALSE
+    for loop in chain[1:]:
+        if loop not in ranges:
+            lo, hi, step = (L.env[v] for v in loop.operands[:3])
+            zero = b.icmp_signed("==", step, i64(0))
+            c.flag(zero)                            # a zero step raises: let the checked copy do it
+            step = b.select(zero, i64(1), step)
+            trip = trip_count(L, lo, hi, step)
+            ranges[loop] = (*_loop_range(L, lo, step, trip), b.icmp_unsigned("==", trip, i64(0)))
+        empty = b.or_(empty, ranges[loop][2])
+    return empty
+
+
+def _check_holds(L, check, ranges, c: _Checked):
+    """i1: the check's index lies in [0, extent) over its whole box (or the box is empty)."""
+    b = L.b
+    empty = _inner_ranges(L, check.chain, ranges, c)
+    low = high = c.expr(check.index.const)
+    for loop, coeff in check.index.coeffs.items():
+        a = c.expr(coeff)
+        first, last = ranges[loop][:2]
+        x, y = c.mul(a, first), c.mul(a, last)
+        smaller = b.icmp_signed("<", x, y)
+        low = c.add(low, b.select(smaller, x, y))
+        high = c.add(high, b.select(smaller, y, x))
+    extent = L.env[check.array].shape[check.axis]
+    below = b.icmp_signed("<", high, extent)
+    if check.wrap is None:
+        inside = b.and_(b.icmp_signed(">=", low, i64(0)), below)
+    else:                                   # x + wrap for x < 0: check [low, min(high, -1)] + wrap
+        e = c.expr(check.wrap)
+        top = b.select(b.icmp_signed("<", high, i64(0)), high, i64(-1))
+        negatives = b.and_(b.icmp_signed(">=", c.add(low, e), i64(0)),
+                           b.icmp_signed("<", c.add(top, e), extent))
+        inside = b.and_(below, b.or_(b.icmp_signed(">=", low, i64(0)), negatives))
+    return b.or_(empty, inside)
+
+
+def precondition(L, op, plan: LoopPlan, lo, step, trip, headers) -> ir.Value:
+    b = L.b
+    c = _Checked(L)
+    ranges = {op: (*_loop_range(L, lo, step, trip), FALSE)}
+    ok = TRUE
+    for check in plan.checks:
+        ok = b.and_(ok, _check_holds(L, check, ranges, c))
+    for tape, pops in plan.pops.items():
+        _data, length, cursor = headers[tape]
+        total = b.umul_with_overflow(trip, i64(len(pops)))
+        c.flag(b.extract_value(total, 1))
+        enough = b.and_(b.icmp_unsigned("<=", cursor, length),
+                        b.icmp_unsigned("<=", b.extract_value(total, 0), cursor))
+        ok = b.and_(ok, enough)
+    ok = b.and_(ok, b.not_(c.overflow))
+    return b.or_(b.icmp_unsigned("==", trip, i64(0)), ok)
+
+
+# ---- tapes in registers -----------------------------------------------------------------
+
+def _load_headers(L, plan: LoopPlan) -> dict:
+    """tape -> (data, length, cursor), loaded once (after any reservation)."""
+    from .tapes import get_field
+    return {tape: tuple(get_field(L, L.env[tape], f) for f in (TAPE_DATA, TAPE_LEN, TAPE_CURSOR))
+            for tape in (*plan.pushes, *plan.pops)}
+
+
+def _reserve(L, plan: LoopPlan, trip) -> None:
+    from .tapes import reserve
+    b = L.b
+    for tape, pushes in plan.pushes.items():
+        total = b.umul_with_overflow(trip, i64(len(pushes)))
+        reserve(L, pushes[0], L.env[tape], b.extract_value(total, 0), b.extract_value(total, 1))
+
+
+def _bind_promoted(L, plan: LoopPlan, headers, k) -> None:
+    """Element indices of this iteration's promoted pushes and pops (k counts iterations)."""
+    b = L.b
+    for tapes, sign in ((plan.pushes, 1), (plan.pops, -1)):
+        for tape, ops in tapes.items():
+            data, length, cursor = headers[tape]
+            done = b.mul(k, i64(len(ops)), flags=["nuw", "nsw"])
+            for j, x in enumerate(ops):
+                if sign > 0:
+                    L.promoted[x] = (data, b.add(length, b.add(done, i64(j), flags=["nuw", "nsw"]),
+                                                 flags=["nuw", "nsw"]))
+                else:
+                    L.promoted[x] = (data, b.sub(cursor, b.add(done, i64(j + 1), flags=["nuw", "nsw"])))
+
+
+def _store_headers(L, plan: LoopPlan, headers, trip) -> None:
+    from .tapes import set_field
+    b = L.b
+    for tapes, field, sign in ((plan.pushes, TAPE_LEN, 1), (plan.pops, TAPE_CURSOR, -1)):
+        for tape, ops in tapes.items():
+            _data, length, cursor = headers[tape]
+            total = b.mul(trip, i64(len(ops)))
+            set_field(L, L.env[tape], field, b.add(length, total) if sign > 0 else b.sub(cursor, total))
+        for ops in tapes.values():
+            for x in ops:
+                L.promoted.pop(x, None)
+
+
+# ---- the two copies -----------------------------------------------------------------------
+
+def fast_loop(L, op, plan: LoopPlan, lo, step, trip, inits, headers=None) -> list:
+    """The loop with `plan`'s checks elided, its tapes in registers and its scatter-adds
+    lowered as gathers (runtime/scatter.py)."""
+    if plan.pushes:
+        _reserve(L, plan, trip)
+    if headers is None or plan.pushes:
+        headers = _load_headers(L, plan)
+    elided = {(c.op, c.axis) for c in plan.checks} - L.elided
+    L.elided |= elided
+    block = op.regions[0].block
+    types = [r.type for r in op.results]
+    promoted = {x for ops in (*plan.pushes.values(), *plan.pops.values()) for x in ops}
+    groups = find_groups(L, op, promoted)
+    gather = GatherState(L, groups, op.operands[2].op.attrs["value"]) if groups else None
+    n = len(types)
+    if gather is not None:
+        hooks = gather.intercept()
+        L.intercept.update(hooks)
+        types, inits = types + gather.types(), list(inits) + gather.inits()
+
+    def body(k, carried):
+        _bind_promoted(L, plan, headers, k)
+        i = L.b.add(lo, L.b.mul(k, step))
+        nexts = L.lower_block(block, [i, *carried[:n]])
+        return nexts if gather is None else nexts + gather.iteration(i, carried[n:])
+
+    results = counted_loop(L, trip, types, inits, body)
+    if gather is not None:
+        for x in hooks:
+            del L.intercept[x]
+        with L.b.if_then(L.b.icmp_unsigned("!=", trip, i64(0))):
+            gather.epilogue(_loop_range(L, lo, step, trip)[1], results[n:])
+        results = results[:n]
+    L.elided -= elided
+    _store_headers(L, plan, headers, trip)
+    return results
+
+
+def versioned_loop(L, op, plan: LoopPlan, values, trip) -> list:
+    lo, _hi, step, *inits = values
+    b = L.b
+    headers = _load_headers(L, plan) if plan.pops else None
+    ok = precondition(L, op, plan, lo, step, trip, headers or {})
+    fast, slow, merge = L.new_block("fast"), L.new_block("checked"), L.new_block("versions.end")
+    b.cbranch(ok, fast, slow).set_weights([1 << 20, 1])
+    b.position_at_end(fast)
+    fast_results = fast_loop(L, op, plan, lo, step, trip, inits, headers)
+    fast_end = b.block
+    b.branch(merge)
+    b.position_at_end(slow)
+    slow_results = call_checked_copy(L, op, values)
+    slow_end = b.block
+    b.branch(merge)
+    b.position_at_end(merge)
+    types = [r.type for r in op.results]
+    groups = phi_group(L, types, fast_results, fast_end)
+    add_incoming(types, groups, slow_results, slow_end)
+    return group_values(L, types, groups)
+
+
+# ---- the outlined checked copy --------------------------------------------------------------
+
+def call_checked_copy(L, op, values) -> list:
+    fn, free = checked_copy(L, op)
+    b = L.b
+    flat = [x for v in free for x in flatten(v.type, L.env[v])]
+    out = b.call(fn, [L.ctx, *flat])
+    status = b.extract_value(out, 0)
+    failed, ok = L.new_block("checked.failed"), L.new_block("checked.ok")
+    b.cbranch(b.icmp_signed("==", status, ir.Constant(I32, 0)), ok, failed).set_weights([1, 1 << 20])
+    b.position_at_end(failed)
+    L.propagate(status)
+    b.position_at_end(ok)
+    results, k = [], 1
+    for r in op.results:
+        n = len(flat_types(r.type))
+        results.append(unflatten(b, r.type, [b.extract_value(out, k + j) for j in range(n)]))
+        k += n
+    return results
+
+
+def checked_copy(L, op):
+    """The LLVM function running `op` with every check (built once per op and module)."""
+    from .codegen import FuncLowering
+    ml = L.ml
+    key = id(op)
+    if key in ml.checked_copies:
+        return ml.checked_copies[key]
+    free = free_values(op, L.analysis)
+    ret = ir.LiteralStructType([I32] + [t for r in op.results for t in flat_types(r.type)])
+    params = [t for v in free for t in flat_types(v.type)]
+    name = f"irad.checked.{L.func.name}.{len(ml.checked_copies)}"
+    fn = ir.Function(ml.module, ir.FunctionType(ret, [PTR] + params), name)
+    fn.linkage = "internal"
+    for attr in ("nounwind", "noinline", "cold", "minsize", "optsize"):
+        fn.attributes.add(attr)
+    ml.checked_copies[key] = (fn, free)
+    S = FuncLowering(ml, L.func, fn, versioning=False, result_types=[r.type for r in op.results],
+                     alias=L.alias, analysis=L.analysis)
+    flat = list(fn.args[1:])
+    for v in free:
+        n = len(flat_types(v.type))
+        S.env[v] = unflatten(S.b, v.type, flat[:n])
+        flat = flat[n:]
+    S.ret(S.lower_op(op, [S.env[v] for v in op.operands]))
+    return fn, free
