@@ -1,6 +1,6 @@
 """Turn a results JSON from run.py into benchmarks/README.md and benchmarks/chart.png.
 
-    python benchmarks/report.py results.json [--readme PATH] [--chart PATH]
+    python benchmarks/report.py results.json [--readme PATH] [--chart PATH] [--top-readme PATH]
 
 The README holds the method, the machine, the times, the ratios to
 Numba's primal, compile times, tape sizes, the extra measurements and the
@@ -8,7 +8,10 @@ project's targets with pass/fail. The chart shows, per benchmark, each
 tool's median time divided by Numba's primal median (log scale). Missing
 values (a peer not installed, a failed check) are shown as "—" and left
 out of the chart, never drawn as zero. Without matplotlib the table is
-written and the chart is skipped, and the README says so.
+written and the chart is skipped, and the README says so. The top-level
+README's "Benchmarks" section (between TOP_START and TOP_END; appended
+when the markers are missing) is rewritten with the chart, the ratio
+table, the peak memory and the machine.
 """
 from __future__ import annotations
 
@@ -27,6 +30,9 @@ GRADIENT_SET = ("heat", "gmm", "rk4", "nbody")
 RATIOS = (("irad_primal", "numba_primal"), ("irad_gradient", "numba_primal"), ("irad_gradient", "irad_primal"),
           ("irad_gradient_alone", "irad_primal"),
           ("numba_adjoint", "numba_primal"), ("jax_gradient", "jax_primal"), ("torch_gradient", "torch_primal"))
+TOP_START, TOP_END = "<!-- bench:start -->", "<!-- bench:end -->"
+MEMORY = (("irad_gradient", "irad gradient"), ("jax_gradient", "JAX gradient"),
+          ("torch_gradient", "PyTorch gradient"))
 ADBENCH_GMM = "ADBench d=10, K=25: hand-written 1.9–7.2, Tapenade 3.7–15.5"
 
 
@@ -67,6 +73,10 @@ def fmt_bytes(n) -> str:
         if n >= size:
             return f"{n / size:.1f} {unit}"
     return f"{n} B"
+
+
+def fmt_mb(x) -> str:
+    return "—" if x is None else f"{x:.1f}"
 
 
 def met(value, limit) -> str:
@@ -150,6 +160,13 @@ sizes). Do not edit by hand.
   signature, after process-wide set-up. Tape bytes are what the augmented forward sweep pushes
   on tapes (read from the tapes `irad.pullback` keeps; the timed combined mode runs the same
   forward sweep).
+- Peak memory of a gradient: in a fresh process per tool and benchmark, build the arguments,
+  make one gradient call (compilation and first-call allocations), `gc.collect()` and
+  `malloc_trim(0)`, read the resident set (VmRSS), reset the kernel's high-water mark (write 5
+  to `/proc/self/clear_refs`), make {results.get('memory_calls', 3)} more gradient calls (each
+  result dropped before the next) and read VmHWM. The table shows VmHWM − VmRSS in MB: the
+  largest resident memory those calls added above the arguments, the compiled code and the
+  libraries (tapes, shadows, intermediates; page granularity, so small values are ±0.1 MB).
 
 **Machine.** {m.get('cpu')}, {m.get('cores')} cores; Python {m.get('python')}, NumPy {m.get('numpy')},
 llvmlite {m.get('llvmlite')}, Numba {m.get('numba')}, JAX {m.get('jax') or 'not installed'}, PyTorch
@@ -167,18 +184,11 @@ llvmlite {m.get('llvmlite')}, Numba {m.get('numba')}, JAX {m.get('jax') or 'not 
     if missing:
         parts.append(f"\nNo times for: {', '.join(missing)} (see the notes below).")
     parts.append("\n## Ratios\n")
-    rows = []
-    for b in bench:
-        t, low = b.get("times_ms", {}), b.get("min_ms", {})
-        rows.append([b["name"], *[pair(ratio(t.get(n), t.get(d)), ratio(low.get(n), low.get(d)))
-                                  for n, d in RATIOS], ADBENCH_GMM if b["name"] == "gmm" else ""])
-    parts.append("Median-based, with the ratio of the minimum times in parentheses (the minimum is "
-                 "less sensitive to other processes on the machine).\n")
-    parts.append(table(["benchmark", "irad primal / Numba primal", "irad gradient / Numba primal",
-                        "irad gradient / irad primal", "irad gradient (alone) / irad primal",
-                        "hand-written adjoint / Numba primal",
-                        "JAX gradient / JAX primal", "PyTorch gradient / PyTorch primal", "reference"], rows))
+    parts.append(RATIO_NOTE + "\n")
+    parts.append(ratio_table(bench))
     parts.append(f"\n![time relative to Numba's primal, log scale](chart.png)\n\n{chart_note}".rstrip())
+    parts.append("\n## Peak memory of the gradient (MB)\n")
+    parts.append(memory_table(results))
     parts.append("\n## Compile times (ms) and tape sizes\n")
     parts.append("irad and Numba: first call on tiny arguments of the timed signature; JAX: first call "
                  "at the timed size (jit compilation plus one run).\n")
@@ -200,6 +210,75 @@ llvmlite {m.get('llvmlite')}, Numba {m.get('numba')}, JAX {m.get('jax') or 'not 
     parts.append("\n".join(f"- **{b['name']}** ({b.get('description', '')}): {b.get('notes', '')}"
                            for b in bench))
     return "\n".join(parts) + "\n"
+
+
+RATIO_NOTE = ("Median-based, with the ratio of the minimum times in parentheses (the minimum is "
+              "less sensitive to other processes on the machine).")
+
+
+def ratio_table(bench) -> str:
+    rows = []
+    for b in bench:
+        t, low = b.get("times_ms", {}), b.get("min_ms", {})
+        rows.append([b["name"], *[pair(ratio(t.get(n), t.get(d)), ratio(low.get(n), low.get(d)))
+                                  for n, d in RATIOS], ADBENCH_GMM if b["name"] == "gmm" else ""])
+    return table(["benchmark", "irad primal / Numba primal", "irad gradient / Numba primal",
+                  "irad gradient / irad primal", "irad gradient (alone) / irad primal",
+                  "hand-written adjoint / Numba primal",
+                  "JAX gradient / JAX primal", "PyTorch gradient / PyTorch primal", "reference"], rows)
+
+
+def memory_table(results) -> str:
+    """Peak resident memory added by gradient calls, per tool, with irad's tape size beside it."""
+    bench = results["benchmarks"]
+    if not results.get("memory_measured", True) or not any(
+            v is not None for b in bench for v in (b.get("peak_memory_mb") or {}).values()):
+        return "Not measured in this run (`--no-memory`, or no gradient passed its check)."
+    return table(["benchmark", "size", *[label for _, label in MEMORY], "irad tape"],
+                 [[b["name"], b.get("size", ""),
+                   *[fmt_mb((b.get("peak_memory_mb") or {}).get(k)) for k, _ in MEMORY],
+                   fmt_bytes(b.get("tape_bytes"))] for b in bench])
+
+
+def top_section(results, chart_note: str) -> str:
+    """The top-level README's Benchmarks section, markers included."""
+    m = results["machine"]
+    load = (m.get("loadavg_start"), m.get("loadavg_end"))
+    chart_line = ("![time relative to Numba's primal, log scale](benchmarks/chart.png)"
+                  if not chart_note else chart_note)
+    return "\n".join([
+        TOP_START,
+        "## Benchmarks",
+        "",
+        "Generated by `benchmarks/report.py` (`make bench`); method, times, compile times and "
+        "targets are in [benchmarks/README.md](benchmarks/README.md). "
+        f"Measured on {m.get('cpu')}, {m.get('cores')} cores, {m.get('date')}, "
+        f"{results.get('mode', '?')} sizes, 1-minute load average {load[0]} at the start and "
+        f"{load[1]} at the end; irad at `{m.get('irad_commit')}`.",
+        "",
+        chart_line,
+        "",
+        RATIO_NOTE,
+        "",
+        ratio_table(results["benchmarks"]),
+        "",
+        "Peak resident memory added by gradient calls (MB; see benchmarks/README.md for how it is "
+        "measured):",
+        "",
+        memory_table(results),
+        TOP_END,
+    ])
+
+
+def update_top_readme(path: Path, section: str) -> None:
+    """Replace the text between the markers (inclusive) with `section`; append it if absent."""
+    text = path.read_text() if path.exists() else ""
+    start, end = text.find(TOP_START), text.find(TOP_END)
+    if start >= 0 and end > start:
+        text = text[:start] + section + text[end + len(TOP_END):]
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    path.write_text(text)
 
 
 def extras_section(extras) -> str:
@@ -269,12 +348,17 @@ def main(argv=None) -> int:
     parser.add_argument("results")
     parser.add_argument("--readme", default=str(HERE / "README.md"))
     parser.add_argument("--chart", default=str(HERE / "chart.png"))
+    parser.add_argument("--top-readme", default=str(HERE.parent / "README.md"),
+                        help="the README whose Benchmarks section is rewritten ('' to skip)")
     opts = parser.parse_args(argv)
     results = json.loads(Path(opts.results).read_text())
     results.setdefault("source", Path(opts.results).name)
     note = chart(results, Path(opts.chart))
     Path(opts.readme).write_text(readme(results, note))
-    print(f"wrote {opts.readme}" + ("" if note else f" and {opts.chart}"))
+    if opts.top_readme:
+        update_top_readme(Path(opts.top_readme), top_section(results, note))
+    print(f"wrote {opts.readme}" + ("" if note else f" and {opts.chart}")
+          + (f"; updated the Benchmarks section of {opts.top_readme}" if opts.top_readme else ""))
     return 0
 
 

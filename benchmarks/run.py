@@ -1,6 +1,6 @@
 """Run the benchmark suite: irad against Numba (and JAX, PyTorch when installed).
 
-    python benchmarks/run.py [--quick] [--only NAME,...] [--no-extras] --out results.json
+    python benchmarks/run.py [--quick] [--only NAME,...] [--no-extras] [--no-memory] --out results.json
 
 Every benchmark runs in a fresh interpreter (so that none inherits
 another's malloc, JIT or import state). For every benchmark in `suite/`
@@ -30,6 +30,15 @@ before (its adaptive mmap and trim thresholds), so both are reported.
 from the tapes `irad.pullback` keeps (split mode runs the same forward
 sweep as the timed combined mode).
 
+`peak_memory_mb` is the peak resident memory of computing a gradient
+(irad's, and JAX's and PyTorch's where they passed their check), each in a
+fresh process of its own (`gradient_memory`): build the arguments, warm up
+with one gradient call (compilation included), free what is free
+(gc.collect, malloc_trim), read VmRSS, reset the kernel's high-water mark
+(write 5 to /proc/self/clear_refs), make MEMORY_CALLS gradient calls, read
+VmHWM; the value is VmHWM - VmRSS in MB (None, with a note, where the
+high-water mark cannot be reset). --no-memory skips it.
+
 JAX and PyTorch run vectorized ports of the same losses (ports_jax.py,
 ports_torch.py; their loops cannot be traced element by element), jitted
 for JAX, eager for PyTorch, all tools single-threaded; JAX's `compile_ms`
@@ -41,7 +50,8 @@ function, disk-cache warm start, call overhead) are in "extras".
 Output: {"machine": {cpu, cores, python, numpy, llvmlite, numba, irad, jax,
 torch, platform, date, loadavg_start, loadavg_end, irad_commit}, "mode",
 "benchmarks": [{name, description, size, times_ms: {tool: median ms or
-None}, min_ms, repeats, compile_ms, tape_bytes, checks, notes}],
+None}, min_ms, repeats, compile_ms, tape_bytes, peak_memory_mb: {irad_gradient,
+jax_gradient, torch_gradient: MB or None}, checks, notes}],
 "pending": {name: why}, "extras": {compile, warm_start, call_overhead},
 "total_s"}.
 """
@@ -49,6 +59,8 @@ from __future__ import annotations
 
 import argparse
 import copy
+import ctypes
+import gc
 import json
 import subprocess
 import sys
@@ -69,6 +81,8 @@ import timing  # noqa: E402
 TIME_KEYS = ("irad_primal", "irad_gradient", "irad_gradient_alone", "numba_primal", "numba_adjoint",
              "jax_primal", "jax_gradient", "torch_primal", "torch_gradient")
 COMPILE_KEYS = ("irad_primal", "irad_gradient", "numba")
+MEMORY_KEYS = ("irad_gradient", "jax_gradient", "torch_gradient")
+MEMORY_CALLS = 3
 FD_STEP, FD_RTOL = 1e-6, 1e-4
 
 
@@ -159,6 +173,7 @@ class Entry:
             "size": suite.size_label(mod.SIZES[mode]),
             "times_ms": dict.fromkeys(TIME_KEYS), "min_ms": dict.fromkeys(TIME_KEYS),
             "repeats": {}, "compile_ms": dict.fromkeys(COMPILE_KEYS), "tape_bytes": None,
+            "peak_memory_mb": dict.fromkeys(MEMORY_KEYS),
             "checks": {}, "notes": "",
         }
         self.notes = [getattr(mod, "NOTES", "")] if getattr(mod, "NOTES", "") else []
@@ -333,7 +348,53 @@ def gradient_alone(name: str, mode: str, min_time: float) -> dict:
     return {"median": med, "min": best, "repeats": n}
 
 
-def in_subprocess(name: str, mode: str, min_time: float) -> dict:
+def status_kb(field: str) -> int:
+    """A `kB` field (VmRSS, VmHWM) of /proc/self/status."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def gradient_memory(name: str, mode: str, key: str) -> dict:
+    """Peak resident memory of MEMORY_CALLS gradient calls of tool `key` ("irad_gradient",
+    "jax_gradient", "torch_gradient") above the resident memory just before them, in a process
+    that has only built the arguments and warmed the gradient up once (compilation included)."""
+    mod = suite.load(name)
+    master = mod.make_args(**mod.SIZES[mode])
+    reset = None
+    if key == "irad_gradient":
+        import irad
+        work = fresh(master)
+        g = irad.jit_gradient(mod.FUNCTION)
+        args = annotate(mod, work)
+        call, reset = (lambda: g(*args)), restorer(mod, work, master)
+    else:
+        peer = key.split("_")[0]
+        fn = peers.load_ports(peer).PORTS[mod.NAME]
+        call = (peers.JaxPort if peer == "jax" else peers.TorchPort)(fn, fresh(master), mod.DIFF).gradient
+    call()                                          # warm-up: compilation, first-call allocations
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)            # hand what the warm-up freed back to the kernel
+    except (OSError, AttributeError):
+        pass
+    if reset:
+        reset()
+    base = status_kb("VmRSS")
+    try:
+        Path("/proc/self/clear_refs").write_text("5")   # VmHWM := VmRSS
+    except OSError as e:
+        return {"mb": None, "baseline_mb": base / 1024,
+                "note": f"peak RSS cannot be reset here ({type(e).__name__})"}
+    for _ in range(MEMORY_CALLS):
+        call()                                      # the result is dropped before the next call
+        if reset:
+            reset()
+    return {"mb": (status_kb("VmHWM") - base) / 1024, "baseline_mb": base / 1024}
+
+
+def in_subprocess(name: str, mode: str, min_time: float, memory: bool = True) -> dict:
     """worker(name) in a fresh interpreter, so that no benchmark inherits another's state
     (malloc's adaptive thresholds, which decide whether tapes are page-faulted afresh on every
     call, JIT and import state of the peers)."""
@@ -354,6 +415,20 @@ def in_subprocess(name: str, mode: str, min_time: float) -> dict:
             data["times_ms"]["irad_gradient_alone"] = alone["median"]
             data["min_ms"]["irad_gradient_alone"] = alone["min"]
             data["repeats"]["irad_gradient_alone"] = alone["repeats"]
+    data.setdefault("peak_memory_mb", dict.fromkeys(MEMORY_KEYS))
+    for key in MEMORY_KEYS if memory else ():
+        if data["times_ms"].get(key) is None:                  # not checked, or no port
+            continue
+        proc = subprocess.run(cmd + ["--memory", key] + (["--quick"] if mode == "quick" else []),
+                              stdout=subprocess.PIPE, text=True, timeout=3600)
+        if proc.returncode == 0 and proc.stdout.strip():
+            mem = json.loads(proc.stdout.strip().splitlines()[-1])
+            data["peak_memory_mb"][key] = mem["mb"]
+            if mem.get("note"):
+                data["notes"] = "; ".join(x for x in (data["notes"], f"{key} memory: {mem['note']}") if x)
+        else:
+            data["notes"] = "; ".join(x for x in (data["notes"], f"{key} memory: the process exited "
+                                                  f"with status {proc.returncode}") if x)
     return data
 
 
@@ -363,15 +438,20 @@ def main(argv=None) -> int:
     parser.add_argument("--only", default="", help="comma-separated benchmark names ('extras' "
                                                    "selects the extra measurements)")
     parser.add_argument("--no-extras", action="store_true", help="skip compile/warm-start/overhead")
+    parser.add_argument("--no-memory", action="store_true", help="skip the gradients' peak memory")
     parser.add_argument("--out", help="where to write the JSON results")
     parser.add_argument("--worker", help=argparse.SUPPRESS)          # internal: one benchmark
     parser.add_argument("--min-time", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--alone", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory", choices=MEMORY_KEYS, help=argparse.SUPPRESS)
     opts = parser.parse_args(argv)
     mode = "quick" if opts.quick else "full"
     min_time = opts.min_time or (0.2 if opts.quick else 1.0)
     if opts.worker:
-        result = (gradient_alone if opts.alone else worker)(opts.worker, mode, min_time)
+        if opts.memory:
+            result = gradient_memory(opts.worker, mode, opts.memory)
+        else:
+            result = (gradient_alone if opts.alone else worker)(opts.worker, mode, min_time)
         print(json.dumps(result, default=float), flush=True)
         return 0
     if not opts.out:
@@ -382,12 +462,13 @@ def main(argv=None) -> int:
     for n in names:
         suite.load(n)                                      # unknown names fail before any work
     log = lambda msg: print(msg, flush=True)  # noqa: E731
-    results = {"machine": timing.machine_info(), "mode": mode, "benchmarks": [],
+    results = {"machine": timing.machine_info(), "mode": mode, "memory_calls": MEMORY_CALLS,
+               "memory_measured": not opts.no_memory, "benchmarks": [],
                "pending": suite.PENDING, "extras": None}
     start = time.perf_counter()
     for name in names:
         log(f"{name} ({suite.size_label(suite.load(name).SIZES[mode])})")
-        results["benchmarks"].append(in_subprocess(name, mode, min_time))
+        results["benchmarks"].append(in_subprocess(name, mode, min_time, not opts.no_memory))
     if with_extras:
         log("extras")
         results["extras"] = extras.run_all(opts.quick, log)
