@@ -182,7 +182,7 @@ class GradientProgram:
         self.out_tree, self.captured = traced.out_tree, traced.captured
         self.unoptimized = grad
         self.grad = optimize(grad, options)
-        self.run = make_runner(self.grad, target, options)
+        self.run = make_runner(self.grad, target, options, shadow_parameters(self.grad, self.info))
 
     def __call__(self, leaves, shadows, seed):
         outputs = self.run([*leaves, *self.captured, *shadows, seed])
@@ -190,12 +190,21 @@ class GradientProgram:
         return outputs[:n], outputs[n:]
 
 
-def make_runner(func, target, options):
+def make_runner(func, target, options, noalias_args=()):
+    """Run func in the interpreter or natively; noalias_args name arguments that share memory
+    with no other argument (gradient shadows), which the runtime checks and exploits."""
     if target == "interpreter":
         return lambda args: interpret(func, args)
     from .runtime import compile_func
-    native = compile_func(func, fastmath=options["fastmath"], boundscheck=options["boundscheck"])
+    native = compile_func(func, fastmath=options["fastmath"], boundscheck=options["boundscheck"],
+                          noalias_args=noalias_args)
     return lambda args: native(*args)
+
+
+def shadow_parameters(func, info) -> list:
+    """Indices of the gradient Func's shadow parameters."""
+    first = len(func.args) - len(info.dup_args) - len(info.seeded_results)
+    return list(range(first, first + len(info.dup_args)))
 
 
 def check_differentiable_result(func, out_tree, index, fn):

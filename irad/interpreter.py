@@ -56,9 +56,9 @@ class Interpreter:
             return list(d.execute(self, op, operands))
         try:
             out = d.evaluate(*operands, **op.attrs)
-        except IndexError as e:
+        except (IndexError, ValueError) as e:
             where = f"{op.loc}: " if op.loc else ""
-            raise IndexError(f"{where}{e}") from None
+            raise type(e)(f"{where}{e}") from None
         if len(op.results) == 1:
             return [out]
         return list(out) if op.results else []

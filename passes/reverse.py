@@ -263,7 +263,12 @@ class Reverser:
         if contribution.type != want:
             contribution = self.ctx.b.cast(contribution, type=want)
         old = self.adj.get(v)
-        self.adj[v] = contribution if old is None else self.ctx.b.add(old, contribution)
+        if old is None:
+            self.adj[v] = contribution
+        elif want.is_float:
+            self.adj[v] = self.ctx.b.add(old, contribution, reassoc=True)
+        else:
+            self.adj[v] = self.ctx.b.add(old, contribution)
 
     def seed_result(self, v: Value, seed: Value):
         if v.type.is_array:

@@ -506,10 +506,13 @@ def test_scatter_adds_as_gathers_are_bit_identical(step, boundscheck):
 
 
 def test_heat_gradient_is_bit_identical_to_the_interpreter():
+    """The shadow's scatter-adds keep their order exactly; the adjoint of the scalar alpha is
+    a `reassoc` sum (its order is not defined by the program), so it only agrees to rounding."""
     u = np.sin(np.linspace(0.0, np.pi, 33))
     want = irad.gradient(heat, irad.AutoInterpreter(), u.copy(), 0.2, 7)
     got = irad.jit_gradient(heat)(u.copy(), 0.2, 7)
-    assert got[0].tobytes() == want[0].tobytes() and got[1] == want[1]
+    assert got[0].tobytes() == want[0].tobytes()
+    assert got[1] == pytest.approx(want[1], rel=1e-13)
 
 
 def test_reassoc_attribute_lets_a_strict_reduction_vectorize():

@@ -176,6 +176,10 @@ def _copy_rule(types, attrs):
 
 def _copy_eval(src, dst):
     if src.shape != dst.shape:
+        if len(src.shape) == len(dst.shape):
+            axis = next(k for k, (m, n) in enumerate(zip(src.shape, dst.shape)) if m != n)
+            raise ValueError(f"cannot copy: source extent {src.shape[axis]} differs from destination "
+                             f"extent {dst.shape[axis]} on axis {axis}")
         raise ValueError(f"copy between arrays of shapes {src.shape} and {dst.shape}")
     dst[...] = src
 

@@ -1,6 +1,10 @@
 """Scalar ops: constants, arithmetic, math functions, comparisons, logic,
 select and casts.
 
+`add`, `sub` and `mul` may carry `reassoc = true`: the value is a sum whose
+order the program does not define (reverse mode's adjoint accumulations),
+so native code may reassociate it; the interpreter computes it in order.
+
 Invariants: operands of one op share one scalar type (the tracer inserts
 casts; the IR never promotes implicitly); `evaluate` uses NumPy scalars so
 the interpreter keeps float32 float32 and wraps int64 on overflow; `//` and
@@ -164,13 +168,13 @@ def _simplify_neg(b, op, k):
     return inner.operands[0] if inner is not None else None
 
 
-define("add", same_type_rule(2, NUM), evaluate=np.add, simplify=_simplify_add,
+define("add", same_type_rule(2, NUM), evaluate=lambda x, y, reassoc=False: np.add(x, y), simplify=_simplify_add,
        llvm=Binary(float="fadd", int="add"),
        **from_partials(lambda b, r, x, y: (ONE, ONE)))
-define("sub", same_type_rule(2, NUM), evaluate=np.subtract, simplify=_simplify_sub,
+define("sub", same_type_rule(2, NUM), evaluate=lambda x, y, reassoc=False: np.subtract(x, y), simplify=_simplify_sub,
        llvm=Binary(float="fsub", int="sub"),
        **from_partials(lambda b, r, x, y: (ONE, MINUS_ONE)))
-define("mul", same_type_rule(2, NUM), evaluate=np.multiply, simplify=_simplify_mul,
+define("mul", same_type_rule(2, NUM), evaluate=lambda x, y, reassoc=False: np.multiply(x, y), simplify=_simplify_mul,
        llvm=Binary(float="fmul", int="mul"),
        **from_partials(lambda b, r, x, y: (y, x)))
 define("div", same_type_rule(2, FLOAT), evaluate=np.true_divide, simplify=_simplify_div,

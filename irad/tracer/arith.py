@@ -39,9 +39,10 @@ class Arithmetic:
         raise self.type_error(x)
 
     def type_error(self, x, what="a number"):
-        if isinstance(x, Array):
+        from .lazy import Lazy
+        if isinstance(x, (Array, Lazy)):
             return TypingError(f"expected {what}, got an array ({x.type})", self.loc,
-                               "whole-array expressions are not supported yet; index the array")
+                               "index the array, or reduce it (np.sum, np.max, ...)")
         if isinstance(x, Undefined):
             return TypingError(x.why, self.loc)
         return TypingError(f"expected {what}, got {_describe(x)}", self.loc,
@@ -123,9 +124,10 @@ class Arithmetic:
                 return x
             zero = self.scalar(0, x.type)
             return Scalar(self.b.ne(x.value, zero.value), x.weak)
-        if isinstance(x, Array):
+        from .lazy import Lazy
+        if isinstance(x, (Array, Lazy)):
             raise TypingError("the truth value of an array is ambiguous", self.loc,
-                              "compare elements, e.g. `a[i] > 0`")
+                              "use np.any(...) or np.all(...), or compare elements, e.g. `a[i] > 0`")
         if isinstance(x, Undefined):
             raise TypingError(x.why, self.loc)
         return bool(x)

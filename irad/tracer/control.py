@@ -9,7 +9,8 @@ break or return becomes a `while` over a hidden counter.
 
 Merging: after an `if`, or around a loop, each name's values are joined
 leaf by leaf (`Spec`): identical static values stay static; numbers join
-by NEP 50 promotion; arrays must have one type. Loops are retraced until
+by NEP 50 promotion; arrays must have one dtype and ndim, and a
+C-contiguous array joins a strided one as a strided view of itself. Loops are retraced until
 the types of their carried values stop changing.
 
 Invariants: the environment maps names to trace values (see values.py); a
@@ -21,7 +22,7 @@ import ast
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..errors import TypingError, UnsupportedError
+from ..errors import TypingError
 from ..ir import Block, Builder, Region
 from ..types import I1, I64, ArrayType, ScalarType
 from .values import Array, Scalar, Struct, Undefined, is_static_number, result_type, static_type
@@ -131,6 +132,9 @@ def join(s: Spec, v) -> Spec:
     if s.kind == "array" or isinstance(v, Array):
         if isinstance(v, Array) and s.kind == "array" and v.type == s.type:
             return s
+        if isinstance(v, Array) and s.kind == "array" and v.type.ndim > 0 and \
+                (v.type.dtype, v.type.ndim) == (s.type.dtype, s.type.ndim):
+            return Spec("array", ArrayType(v.type.dtype, v.type.ndim, "strided"))
         raise _Incompatible(f"{_show(s)} and {_show(spec_of(v))}")
     a = (s.type, s.weak) if s.kind == "scalar" else _number_type(s.value)
     b = (v.type, v.weak) if isinstance(v, Scalar) else _number_type(v)
@@ -295,14 +299,20 @@ class ControlFlow:
                 t: ArrayType = spec.type
                 zero = self.b.const(0, I64)
                 empty = self.b.alloc(*[zero] * t.ndim, type=ArrayType(t.dtype, t.ndim, "C"))
-                if t.layout != "C":
-                    raise UnsupportedError("returning a strided view from inside a loop or branch "
-                                           "is not supported", self.loc)
-                return empty
+                return empty if t.layout == "C" else self.as_strided(Array(empty))
+            if leaf.type != spec.type:
+                return self.as_strided(leaf)
             return leaf.value
         if leaf is PLACEHOLDER:
             return self.b.const(0, spec.type)
         return self.scalar(leaf, spec.type).value
+
+    def as_strided(self, a: Array):
+        """A C-contiguous array as a strided one (a view of all of it), to join with strided arrays."""
+        operands = []
+        for k in range(a.type.ndim):
+            operands += [self.b.const(0, I64), self.b.dim(a.value, axis=k), self.b.const(1, I64)]
+        return self.b.view(a.value, *operands, spec="s" * a.type.ndim)
 
     # ---- loops ----
     def carried_names(self, body, exclude=()):

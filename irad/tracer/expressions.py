@@ -18,6 +18,7 @@ from ..errors import TypingError, UnsupportedError
 from ..ir import Block
 from ..types import I1, I64
 from .control import PLACEHOLDER, Spec, flatten, join, tree_shape, _Incompatible
+from .lazy import Lazy
 from .statements import binop_symbol
 from .values import Array, Scalar, Struct, Undefined, is_static_number
 
@@ -84,24 +85,25 @@ class Expressions:
     def binary_any(self, op, left, right):
         for side in (left, right):
             if isinstance(side, str) or isinstance(side, (tuple, list, dict, type(None))):
-                if is_static_number(left) or is_static_number(right) or isinstance(left, (Scalar, Array)) \
-                        or isinstance(right, (Scalar, Array)):
+                if is_static_number(left) or is_static_number(right) or isinstance(left, (Scalar, Array, Lazy)) \
+                        or isinstance(right, (Scalar, Array, Lazy)):
                     raise TypingError(f"unsupported operand types for {op}: {self.describe(left)} "
                                       f"and {self.describe(right)}", self.loc,
                                       "arithmetic works on numbers and arrays")
-        if not any(isinstance(v, (Scalar, Array)) for v in (left, right)):
+        if not any(isinstance(v, (Scalar, Array, Lazy)) for v in (left, right)):
             try:
                 return self.static_binary(op, left, right)
             except TypeError as e:
                 raise TypingError(str(e), self.loc) from None
-        if op == "@" or isinstance(left, Array) or isinstance(right, Array):
-            raise UnsupportedError("whole-array arithmetic is not supported yet", self.loc,
-                                   "write the loop over the elements")
+        if op == "@" or self.is_arraylike(left) or self.is_arraylike(right):
+            return self.array_binary(op, left, right)
         return self.binary(op, left, right)
 
     def expr_UnaryOp(self, node):
         x = self.expr(node.operand)
         self.at(node)
+        if self.is_arraylike(x):
+            return self.array_unary(node.op, x)
         if isinstance(node.op, ast.Not):
             return self.logical_not(x)
         if isinstance(node.op, ast.UAdd):
@@ -155,7 +157,7 @@ class Expressions:
 
     def compare_any(self, op, left, right):
         if isinstance(op, (ast.Is, ast.IsNot)):
-            runtime = [isinstance(v, (Scalar, Array)) for v in (left, right)]
+            runtime = [isinstance(v, (Scalar, Array, Lazy)) for v in (left, right)]
             if all(runtime):
                 raise UnsupportedError("`is` between two runtime values is not supported", self.loc,
                                        "compare numbers with ==; use `is` to test for None")
@@ -164,11 +166,16 @@ class Expressions:
         symbol = COMPARE_SYMBOLS.get(type(op))
         if symbol is None:
             raise UnsupportedError(f"the comparison {type(op).__name__} is not supported", self.loc)
-        if not any(isinstance(v, (Scalar, Array)) for v in (left, right)):
+        if not any(isinstance(v, (Scalar, Array, Lazy)) for v in (left, right)):
             try:
                 return bool(self.static_compare(symbol, left, right))
             except TypeError as e:
                 raise TypingError(str(e), self.loc) from None
+        if self.is_arraylike(left) or self.is_arraylike(right):
+            for v in (left, right):
+                if not self.is_arraylike(v):
+                    self.type_of(v)
+            return self.array_compare(symbol, left, right)
         for v in (left, right):
             if not isinstance(v, Scalar) and not is_static_number(v):
                 raise self.type_error(v)
@@ -187,10 +194,11 @@ class Expressions:
     def value_if(self, cond: Scalar, then_fn, else_fn):
         """An `if` op that yields the values of two expressions, evaluated lazily."""
         values, blocks = [], []
+        self.force_pending()
         for fn in (then_fn, else_fn):
             block = Block()
             with self.into(block, dict(self.env)):
-                values.append(fn())
+                values.append(self.settle(fn()))
             blocks.append(block)
         if tree_shape(values[0]) != tree_shape(values[1]):
             raise TypingError("the two branches give differently structured values", self.loc)
@@ -250,8 +258,10 @@ class Expressions:
         return self.getattr_(value, node.attr)
 
     def getattr_(self, value, attr):
-        if isinstance(value, Array):
-            return self.array_attribute(value, attr)
+        if self.is_arraylike(value):
+            return self.arraylike_attribute(value, attr)
+        if isinstance(value, np.ufunc) and attr == "at":
+            return getattr(value, attr)
         if isinstance(value, Struct):
             if attr in value.fields:
                 return value.fields[attr]
@@ -287,8 +297,10 @@ class Expressions:
             return size
         if attr == "dtype":
             return t.dtype.numpy
+        from .numpy_lib import METHODS
         raise UnsupportedError(f"array attribute '.{attr}' is not supported", self.loc,
-                               "supported: shape, ndim, size, dtype")
+                               "supported: shape, ndim, size, dtype, T and the methods "
+                               + ", ".join(sorted(METHODS)))
 
     def dim(self, a: Array, axis: int) -> Scalar:
         return Scalar(self.b.dim(a.value, axis=axis), True, 0)
@@ -296,7 +308,7 @@ class Expressions:
     def describe(self, value) -> str:
         if isinstance(value, Scalar):
             return f"a {value.type} number"
-        if isinstance(value, Array):
+        if isinstance(value, (Array, Lazy)):
             return f"an array ({value.type})"
         if isinstance(value, str):
             return f"the string {value!r}"
@@ -323,8 +335,8 @@ class Expressions:
         return self.getitem(base, key)
 
     def getitem(self, base, key):
-        if isinstance(base, Array):
-            return self.array_getitem(base, key)
+        if self.is_arraylike(base):
+            return self.arraylike_getitem(base, key)
         if isinstance(base, dict):
             if not isinstance(key, str) or key not in base:
                 raise TypingError(f"key {key!r} is not in the dict (keys: {', '.join(map(repr, base))})",
@@ -427,7 +439,7 @@ class Expressions:
                 spec += "s"
                 operands.extend(v.value for v in self.slice_bounds(x, extent))
             axis += 1
-        return Array(self.b.view(a.value, *operands, spec=spec))
+        return Array(self.b.view(a.value, *operands, spec=spec), a.note)
 
     def slice_bounds(self, s: slice, n: Scalar):
         step = 1 if s.step is None else s.step
@@ -470,29 +482,35 @@ class Expressions:
 
     # ---- stores ----
     def setitem(self, base, key, value):
+        if isinstance(base, Lazy):
+            self.writable(base)
         if not isinstance(base, Array):
             raise UnsupportedError(f"item assignment into {self.describe(base)} is not supported",
                                    self.loc, "only arrays can be mutated in compiled code")
+        self.writable(base)
         items = self.array_items(base, key)
+        if self.has_array_index(items):
+            self.scatter(base, items, value)
+            return
         if all(self.is_index(x) for x in items):
-            if isinstance(value, Array):
+            if self.is_arraylike(value):
                 raise TypingError("cannot store an array into a single element", self.loc)
             idx = [self.normalize_index(x, self.dim(base, k)).value for k, x in enumerate(items)]
             v = self.scalar(value, base.type.dtype)
             self.b.store(v.value, base.value, *idx)
             return
         target = self.view(base, items)
-        if isinstance(value, Array):
-            if value.type.ndim != target.type.ndim:
-                raise UnsupportedError("assigning arrays of different ndim (broadcasting) is not "
-                                       "supported yet", self.loc)
-            self.b.copy(value.value, target.value)
+        if self.is_arraylike(value):
+            self.store_into(target, value)
         else:
             self.b.fill(target.value, self.scalar(value, base.type.dtype).value)
 
     # ---- calls ----
     def expr_Call(self, node):
         callee = self.expr(node.func)
+        if _takes_lists(callee):
+            for a in [*node.args, *(k.value for k in node.keywords)]:
+                _allow_lists(a)
         for a in node.args:
             if isinstance(a, ast.Starred):
                 raise UnsupportedError("star arguments are not supported", self.loc, "pass arguments one by one")
@@ -502,3 +520,20 @@ class Expressions:
         kwargs = {k.arg: self.expr(k.value) for k in node.keywords}
         self.at(node)
         return self.call(callee, args, kwargs, ast.unparse(node.func))
+
+
+def _takes_lists(callee) -> bool:
+    from .numpy_lib import LIST_ARGUMENTS
+    try:
+        return callee in LIST_ARGUMENTS
+    except TypeError:
+        return False
+
+
+def _allow_lists(node):
+    """Let list literals (nested too) be evaluated as arguments of NumPy functions."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        if isinstance(node, ast.List):
+            node._irad_allowed = True
+        for e in node.elts:
+            _allow_lists(e)

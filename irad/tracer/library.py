@@ -40,9 +40,9 @@ def _arity(tracer, args, n, name):
 
 def _scalar_args(tracer, args, name):
     for a in args:
-        if isinstance(a, Array):
-            raise UnsupportedError(f"{name}() on whole arrays is not supported yet", tracer.loc,
-                                   "apply it element by element in a loop")
+        if tracer.is_arraylike(a):
+            raise TypingError(f"{name}() takes numbers, not arrays", tracer.loc,
+                              "use the NumPy function (np.sin, np.abs, np.maximum, ...) for arrays")
         tracer.type_of(a)
 
 
@@ -196,10 +196,10 @@ LIBRARY[builtins.max] = _min_max("max")
 def _len(tracer, args, kwargs):
     _arity(tracer, args, 1, "len")
     x = args[0]
-    if isinstance(x, Array):
+    if tracer.is_arraylike(x):
         if x.type.ndim == 0:
             raise TypingError("len() of a 0-d array", tracer.loc)
-        return tracer.dim(x, 0)
+        return tracer.dim(x, 0) if isinstance(x, Array) else tracer.arraylike_attribute(x, "shape")[0]
     if isinstance(x, (tuple, list, str, dict)):
         return len(x)
     raise TypingError(f"len() of {tracer.describe(x)}", tracer.loc)

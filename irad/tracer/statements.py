@@ -49,6 +49,7 @@ def binop_symbol(op, tracer) -> str:
 
 class Statements:
     def exec_stmt(self, stmt):
+        self.session.pending.clear()
         self.at(stmt)
         name = type(stmt).__name__
         method = getattr(self, "stmt_" + name, None)
@@ -79,7 +80,12 @@ class Statements:
         target = node.target
         if isinstance(target, ast.Name):
             current = self.lookup(target.id)
-            self.env[target.id] = self.binary_any(op, current, self.expr(node.value))
+            rhs = self.expr(node.value)
+            self.at(node)
+            if isinstance(current, Array):
+                self.inplace(op, current, rhs)
+                return
+            self.env[target.id] = self.settle(self.binary_any(op, current, rhs))
             self.last_assignment[target.id] = self.source.loc(target)
         elif isinstance(target, ast.Subscript):
             base = self.expr(target.value)
@@ -87,6 +93,9 @@ class Statements:
             rhs = self.expr(node.value)
             self.at(node)
             current = self.getitem(base, key)
+            if isinstance(current, Array) and isinstance(base, Array):
+                self.inplace(op, current, rhs)
+                return
             self.setitem(base, key, self.binary_any(op, current, rhs))
         else:
             raise UnsupportedError("augmented assignment to an attribute is not supported", self.loc,
@@ -94,6 +103,7 @@ class Statements:
 
     def assign(self, target, value):
         if isinstance(target, ast.Name):
+            value = self.settle(value)
             if isinstance(value, (Scalar, Array)) and value.value.hint is None:
                 value.value.hint = target.id
             self.env[target.id] = value
@@ -139,7 +149,7 @@ class Statements:
         self.env[".cont"] = True
 
     def stmt_Return(self, node):
-        value = self.expr(node.value) if node.value is not None else None
+        value = self.settle(self.expr(node.value)) if node.value is not None else None
         self.env[RV] = value
         self.env[".ret"] = True
 

@@ -24,10 +24,15 @@ from ..errors import Location, TypingError, UnsupportedError
 from ..ir import Builder, Func
 from ..types import ArrayType, scalar_from_numpy
 from ..verifier import verify
+from . import numpy_lib  # noqa: F401  (installs the array handlers into LIBRARY)
 from .arith import Arithmetic
+from .array_create import ArrayCreation
+from .array_ops import ArrayMethod, ArrayOperators
+from .arrays import ArrayExpressions
 from .control import RV, ControlFlow, flatten
 from .expressions import Expressions
 from .library import LIBRARY
+from .reductions import Reductions
 from .pytree import array_layout, children, is_dataclass_instance
 from .source import Source, get_source
 from .statements import Statements
@@ -47,6 +52,7 @@ class Session:
     reads: list = field(default_factory=list)           # Read per name or attribute resolved
     provenance: dict = field(default_factory=dict)      # id(function or module) -> read index
     cacheable: bool = True
+    pending: list = field(default_factory=list)         # lazy arrays not yet used (arrays.py)
 
     def capture(self, array: np.ndarray, name: str, read: int | None) -> Array:
         if id(array) in self.captured_ids:
@@ -91,7 +97,8 @@ def array_type(a: np.ndarray) -> ArrayType:
     return ArrayType(dtype, a.ndim, array_layout(a))
 
 
-class FunctionTracer(Statements, Expressions, ControlFlow, Arithmetic):
+class FunctionTracer(Statements, Expressions, ControlFlow, ArrayOperators, ArrayCreation, Reductions,
+                     ArrayExpressions, Arithmetic):
     """Traces one Python function body (each inlined call gets its own frame)."""
 
     def __init__(self, fn, source: Source, session: Session, builder: Builder, owner: int | None = -1):
@@ -134,6 +141,8 @@ class FunctionTracer(Statements, Expressions, ControlFlow, Arithmetic):
 
     # ---- calls ----
     def call(self, callee, args, kwargs, name: str):
+        if isinstance(callee, ArrayMethod):
+            return self.call_method(callee, args, kwargs)
         handler = LIBRARY.get(callee) if _hashable(callee) else None
         if handler is not None:
             saved, self.current_callee = self.current_callee, callee
@@ -169,12 +178,13 @@ class FunctionTracer(Statements, Expressions, ControlFlow, Arithmetic):
             raise TypingError(f"calling '{fn.__name__}': {e}", self.loc) from None
         bound.apply_defaults()
         source = get_source(fn)
+        self.force_pending()
         frame = FunctionTracer(fn, source, self.session, self.b, self.session.provenance.get(id(fn)))
-        frame.env = {k: frame.import_value(v, k) for k, v in bound.arguments.items()}
+        frame.env = {k: frame.import_value(self.settle(v), k) for k, v in bound.arguments.items()}
         self.session.sources.append(source.text)
         self.session.stack.append(code)
         try:
-            result = frame.run()
+            result = frame.settle(frame.run())
         finally:
             self.session.stack.pop()
         self.at_loc(self.loc)
@@ -270,7 +280,25 @@ def _result_tree(value, results: list, b: Builder, tracer: FunctionTracer):
     return ("static", value)
 
 
+def library_entry(fn, n: int):
+    """A Python function calling library function `fn` (np.cumsum, np.sin, ...) with n
+    arguments, so that it can be traced, compiled and differentiated like user code."""
+    if n == 1:
+        def call(a): return fn(a)
+    elif n == 2:
+        def call(a, b): return fn(a, b)
+    elif n == 3:
+        def call(a, b, c): return fn(a, b, c)
+    else:
+        raise UnsupportedError(f"compiling {getattr(fn, '__name__', fn)} directly with {n} arguments is not "
+                               "supported", hint="wrap it in a function of your own")
+    call.__name__ = call.__qualname__ = getattr(fn, "__name__", "call")
+    return call
+
+
 def trace(fn, args, name: str | None = None) -> Traced:
+    if _hashable(fn) and fn in LIBRARY:
+        fn = library_entry(fn, len(args))
     source = get_source(fn)
     func = Func(name or _func_name(fn), [], [], loc=source.loc(source.node))
     session = Session(func, sources=[source.text])
@@ -278,7 +306,7 @@ def trace(fn, args, name: str | None = None) -> Traced:
     params = _bind_parameters(fn, source, func, args)
     tracer = FunctionTracer(fn, source, session, Builder(func.body.block))
     tracer.env = params
-    value = tracer.run()
+    value = tracer.settle(tracer.run())
     results: list = []
     tree = _result_tree(value, results, tracer.b, tracer)
     tracer.b.emit("return", *results, loc=source.loc(source.node))

@@ -36,6 +36,7 @@ class Scalar:
 @dataclass(frozen=True, eq=False)
 class Array:
     value: Value
+    note: str | None = None    # set on a copy where NumPy would give a view (x.T): not writable
 
     @property
     def type(self) -> ArrayType:

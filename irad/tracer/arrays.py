@@ -1,0 +1,373 @@
+"""Whole-array expressions: building lazy values, binding them to loops,
+materializing them and storing them (the tracer mixin over lazy.py).
+
+Fusion rule. An array-valued expression stays lazy (a `Lazy`) while it is
+built inside one Python expression, so `a * b + c` is one loop and
+`np.sum(x ** 2)` is a loop with an accumulator that allocates nothing. It
+is materialized — one `alloc` and one loop nest — when it is bound to a
+name (assignment, augmented assignment, a parameter of an inlined call, a
+loop target), returned, yielded by a branch of a conditional expression,
+indexed, or handed to an operation that needs memory. An inlined call
+may write arrays, so the lazy values pending in the current block are
+materialized before it: they must see the arrays as they were.
+
+Stores. `target[...] = expr` (and `target op= expr`) evaluates `expr`
+straight into the target when no array it reads may overlap the target,
+except reads of the very element being written; otherwise it goes through
+one temporary, so the right side is fully evaluated first, as in NumPy.
+Operands bind to the target's shape directly, so `x += y` reads `x` at
+the element it writes.
+
+Run-time shapes. Extents not provably compatible at trace time become
+`Check`s, emitted once per materialization, store or reduction by
+`emit_checks`. irad has no op that only raises, so a check is a `copy`
+between two empty bool arrays whose extents are (expected, actual) per
+axis: on a mismatch both targets raise a ValueError at the source line
+("source extent 4 differs from destination extent 3 on axis 0"); when the
+shapes fit it copies nothing.
+
+Invariants: a `Lazy` is used only in the block that created it, and
+bound (scale factors, checks) outside the loops that evaluate it.
+"""
+from __future__ import annotations
+
+from ..errors import TypingError
+from ..ir import Block, Region
+from ..types import I1, I64, ArrayType
+from .control import flatten
+from .lazy import (Bound, Check, Lazy, broadcast_shape, may_alias, same_extent, same_value,
+                   show_shape, static_int)
+from .values import Array, Scalar
+
+
+class ArrayExpressions:
+    """Mixin of the tracer: lazy construction, binding, loops, materialization, stores."""
+
+    # ---- values ----
+    @staticmethod
+    def is_arraylike(v) -> bool:
+        return isinstance(v, (Array, Lazy))
+
+    def new_lazy(self, shape, dtype, elem=None, reads=(), checks=(), note=None, parts=None,
+                 simple=False) -> Lazy:
+        z = Lazy(tuple(shape), dtype, elem, tuple(reads), tuple(checks), parts, note,
+                 block=self.b.block, simple=simple)
+        self.session.pending.append(z)
+        return z
+
+    def as_lazy(self, v) -> Lazy:
+        """v as a lazy value: arrays read element by element, numbers as 0-d values."""
+        if isinstance(v, Lazy):
+            return self.leaf(v.forced) if v.forced is not None else v
+        if isinstance(v, Array):
+            return self.leaf(v)
+        t, _ = self.type_of(v)
+        s = self.scalar(v, t, weak=False)
+        return self.new_lazy((), t, lambda tr, idx: s, simple=True)
+
+    def leaf(self, a: Array) -> Lazy:
+        value = a.value
+
+        def elem(t, idx):
+            return Scalar(t.b.load(value, *[i.value for i in idx]), False)
+        shape = [self.extent(value, k) for k in range(a.type.ndim)]
+        return self.new_lazy(shape, a.type.dtype, elem, ((value, True),), simple=True)
+
+    def extent(self, a, k: int):
+        """Extent k of array value `a`: a static int, an alloc's operand, or a `dim`."""
+        op = getattr(a, "op", None)
+        if op is not None and op.name == "alloc":
+            return self.known_extent(Scalar(op.operands[k], True, 0))
+        if op is not None and op.name == "view":
+            found = self.view_extent(op, k)
+            if found is not None:
+                return found
+        return Scalar(self.b.dim(a, axis=k), True, 0)
+
+    def known_extent(self, s: Scalar):
+        n = static_int(s)
+        if n is not None:
+            return n
+        op = getattr(s.value, "op", None)
+        if op is not None and op.name == "dim":
+            return self.extent(op.operands[0], op.attrs["axis"])
+        return s
+
+    def view_extent(self, op, k: int):
+        axis, result_axis, operands = 0, 0, iter(op.operands[1:])
+        for kind in op.attrs["spec"]:
+            if kind == "i":
+                next(operands)
+                axis += 1
+                continue
+            bounds = [static_int(Scalar(next(operands))) for _ in range(3)] if kind == "s" else ()
+            if result_axis == k:
+                if kind == "n":
+                    return 1
+                if kind == "f":
+                    return self.extent(op.operands[0], axis)
+                if None not in bounds:
+                    from ..ops.memory import slice_length
+                    return slice_length(*bounds)
+                return None
+            result_axis += 1
+            axis += kind != "n"
+        return None
+
+    def shape_of_value(self, v) -> tuple:
+        if isinstance(v, Lazy):
+            return v.shape
+        return tuple(self.extent(v.value, k) for k in range(v.type.ndim))
+
+    # ---- building ----
+    def elementwise(self, fn, operands, note=None, keep_0d=False):
+        """The lazy value of fn(t, *elements) over the broadcast of the array operands.
+
+        Non-array operands (numbers, Scalars) reach fn unchanged, so NEP 50's weak
+        Python scalars behave exactly as in scalar code. Over 0-d arrays the result is a
+        strong Scalar, as NumPy's ufuncs give (unless keep_0d)."""
+        positions = [k for k, v in enumerate(operands) if self.is_arraylike(v)]
+        for k, v in enumerate(operands):
+            if k not in positions:
+                self.type_of(v)
+        lazies = [self.as_lazy(operands[k]) for k in positions]
+        for z in lazies:
+            z.consumed = True
+        shape = broadcast_shape(self, [z.shape for z in lazies])
+        dtype = self.dry_run(fn, operands, positions, lazies)
+        z = self.new_lazy(shape, dtype, note=note, parts=(fn, tuple(operands), positions, lazies))
+        if shape or keep_0d:
+            return z
+        bound = self.bind_to(z, ())
+        self.emit_checks(bound.checks)
+        return bound.elem(self, [])
+
+    def dry_run(self, fn, operands, positions, lazies):
+        """The element type fn gives (it runs on stand-ins in a discarded block)."""
+        block = Block([z.dtype for z in lazies])
+        args = list(operands)
+        for k, a in zip(positions, block.args):
+            args[k] = Scalar(a, False)
+        with self.into(block):
+            return self.type_of(fn(self, *args))[0]
+
+    def mapped(self, z, shape, index_fn, note=None, simple=None) -> Lazy:
+        """An opaque lazy value of `shape` whose element at idx is z's at index_fn(t, idx)."""
+        z = self.as_lazy(z)
+        z.consumed = True
+        inner = self.bind_to(z, z.shape)
+        self.emit_checks(inner.checks)
+
+        def elem(t, idx):
+            return inner.elem(t, index_fn(t, idx))
+        reads = [(v, False) for v, _ in inner.reads]
+        return self.new_lazy(shape, z.dtype, elem, reads, note=note,
+                             simple=z.simple if simple is None else simple)
+
+    # ---- binding to an iteration shape ----
+    def bind_to(self, z: Lazy, shape) -> Bound:
+        """z's elements broadcast to `shape` (z's axes align with its last ones)."""
+        z.consumed = True
+        shape = list(shape)
+        if len(shape) < z.ndim:
+            raise TypingError(f"cannot broadcast shape {show_shape(z.shape)} to {show_shape(shape)}",
+                              self.loc, "the value has more dimensions than the array it goes to")
+        if z.parts is not None:
+            return self.bind_parts(z, shape)
+        shift = len(shape) - z.ndim
+        maps, checks = self.axis_maps(z.shape, shape, shift)
+        exact = shift == 0 and all(m == "same" for m in maps)
+
+        def elem(t, idx):
+            return t.scalar(z.elem(t, self.apply_maps(t, idx[shift:], maps)), z.dtype, weak=False)
+        return Bound(elem, checks + [c.shifted(shift) for c in z.checks],
+                     [(v, ex and exact) for v, ex in z.reads])
+
+    def bind_parts(self, z: Lazy, shape) -> Bound:
+        fn, operands, positions, lazies = z.parts
+        n = len(shape)
+        subs = [self.bind_to(lz, shape[n - lz.ndim:]) for lz in lazies]
+
+        def elem(t, idx):
+            args = list(operands)
+            for k, sub, lz in zip(positions, subs, lazies):
+                args[k] = sub.elem(t, idx[len(idx) - lz.ndim:])
+            return t.scalar(fn(t, *args), z.dtype, weak=False)
+        checks = [c.shifted(n - lz.ndim) for sub, lz in zip(subs, lazies) for c in sub.checks]
+        reads = [(v, ex and lz.ndim == n) for sub, lz in zip(subs, lazies) for v, ex in sub.reads]
+        return Bound(elem, checks, reads)
+
+    def axis_maps(self, own, shape, shift):
+        """How each of `own` extents reads the iteration axes `shape[shift:]`, and the checks."""
+        maps, checks = [], []
+        for k, e in enumerate(own):
+            t = shape[k + shift]
+            if same_extent(e, t):
+                maps.append("same")
+            elif static_int(e) == 1:
+                maps.append("zero")
+            elif static_int(e) is not None and static_int(t) is not None:
+                raise TypingError(f"could not broadcast shape {show_shape(own)} to "
+                                  f"{show_shape(shape)}", self.loc,
+                                  "extents must be equal or 1 on every axis (aligned from the right)")
+            else:
+                b, s = self.b, self.index(e)
+                scale = b.cast(b.ne(s.value, b.const(1, I64)), type=I64)
+                maps.append(Scalar(scale, True, 0))
+                checks.append(Check(t, e, k + shift))
+        return maps, checks
+
+    @staticmethod
+    def apply_maps(t, idx, maps):
+        out = []
+        for i, m in zip(idx, maps):
+            if m == "same":
+                out.append(i)
+            elif m == "zero":
+                out.append(t.index(0))
+            else:
+                out.append(Scalar(t.b.mul(i.value, m.value), True, 0))
+        return out
+
+    # ---- materializing ----
+    def materialize(self, v):
+        """An Array for v (a Lazy is computed into fresh memory once); other values unchanged."""
+        if not isinstance(v, Lazy):
+            return v
+        if v.forced is None:
+            bound = self.bind_to(v, v.shape)
+            self.emit_checks(bound.checks)
+            out = self.alloc_array(v.shape, v.dtype)
+
+            def body(idx, carried):
+                self.b.store(bound.elem(self, idx).value, out, *[i.value for i in idx])
+                return []
+            self.loop_nest(v.shape, body)
+            v.forced = Array(out, v.note)
+        return v.forced
+
+    def alloc_array(self, shape, dtype):
+        extents = [self.index(e).value for e in shape]
+        return self.b.alloc(*extents, type=ArrayType(dtype, len(extents), "C"))
+
+    def settle(self, v):
+        """v with every lazy leaf materialized (values bound to names, returned, yielded)."""
+        leaves, rebuild = flatten(v)
+        if not any(isinstance(x, Lazy) for x in leaves):
+            return v
+        return rebuild([self.materialize(x) for x in leaves])
+
+    def force_pending(self):
+        """Materialize lazy values of the current block that are still to be used."""
+        pending, self.session.pending = self.session.pending, []
+        for z in pending:
+            if z.forced is None and not z.consumed and z.block is self.b.block:
+                self.materialize(z)
+
+    # ---- loops ----
+    def loop_nest(self, extents, body, carried=()):
+        """Row-major `for` loops over extents; body(idx, carried) -> next carried.
+
+        Returns the carried Scalars after the last iteration."""
+        names = "ijklmnpq"
+        idx: list = []
+
+        def level(k, carried):
+            if k == len(extents):
+                return list(body(list(idx), carried))
+            block = Block([I64, *[c.type for c in carried]])
+            block.args[0].hint = names[k % len(names)]
+            inner = [Scalar(a, c.weak) for a, c in zip(block.args[1:], carried)]
+            idx.append(Scalar(block.args[0], True, 0))
+            with self.into(block):
+                out = level(k + 1, inner)
+                self.b.emit("yield", *[self.scalar(o, c.type).value for o, c in zip(out, carried)])
+            idx.pop()
+            lo, hi, step = self.index(0), self.index(extents[k]), self.index(1)
+            op = self.b.emit("for", lo.value, hi.value, step.value, *[c.value for c in carried],
+                             regions=[Region([block])])
+            results = list(op) if isinstance(op, tuple) else ([op] if carried else [])
+            return [Scalar(r, c.weak) for r, c in zip(results, carried)]
+        return level(0, list(carried))
+
+    # ---- run-time shape checks ----
+    def emit_checks(self, checks):
+        """Fail at run time (ValueError at this line) when a shape condition does not hold."""
+        pairs: dict = {}
+        for c in checks:
+            pair = self.check_pair(c)
+            if pair is None:
+                continue
+            pairs[c.axis] = self.first_mismatch(pairs[c.axis], pair) if c.axis in pairs else pair
+        if pairs:
+            self.require_equal([pairs.get(k, (1, 1)) for k in range(max(pairs) + 1)])
+
+    def check_pair(self, c: Check):
+        """(a, b) that are equal exactly when check c holds; None when it holds at trace time."""
+        r, e = c.result, c.operand
+        if same_extent(r, e) or (c.kind == "broadcast" and static_int(e) == 1):
+            return None
+        if static_int(r) is not None and static_int(e) is not None:
+            raise TypingError(f"shapes do not match: extent {static_int(e)} against "
+                              f"{static_int(r)} on axis {c.axis}", self.loc,
+                              "extents must be equal" + ("" if c.kind == "equal" else " or 1"))
+        a, s = self.index(r), self.index(e)
+        if c.kind == "equal":
+            return a, s
+        b = self.b
+        ok = b.emit("or", b.eq(s.value, b.const(1, I64)), b.eq(s.value, a.value))
+        return a, Scalar(b.select(ok, a.value, s.value), True, 0)
+
+    def first_mismatch(self, p, q):
+        b = self.b
+        (a1, b1), (a2, b2) = [(self.index(x), self.index(y)) for x, y in (p, q)]
+        fine = b.eq(a1.value, b1.value)
+        return (Scalar(b.select(fine, a2.value, a1.value), True, 0),
+                Scalar(b.select(fine, b2.value, b1.value), True, 0))
+
+    def require_equal(self, pairs):
+        """A `copy` between empty bool arrays of extents (a..., 0) and (b..., 0)."""
+        if all(same_extent(a, b) for a, b in pairs):
+            return
+        t = ArrayType(I1, len(pairs) + 1, "C")
+        zero = self.index(0).value
+        src = self.b.alloc(*[self.index(a).value for a, _ in pairs], zero, type=t)
+        dst = self.b.alloc(*[self.index(b).value for _, b in pairs], zero, type=t)
+        self.b.copy(src, dst)
+
+    # ---- stores ----
+    def store_into(self, target: Array, value):
+        """target[...] = value with broadcasting (NumPy's assignment semantics)."""
+        z = self.as_lazy(value)
+        shape = self.shape_of_value(target)
+        if z.ndim > len(shape):
+            raise TypingError(f"could not broadcast input array from shape {show_shape(z.shape)} "
+                              f"into shape {show_shape(shape)}", self.loc,
+                              "the value has more dimensions than the array it is stored into")
+        bound = self.bind_to(z, shape)
+        self.emit_checks(bound.checks)
+        if self.safe_to_write(target, bound):
+            self.store_loop(target.value, shape, bound)
+            return
+        tmp = self.alloc_array(shape, z.dtype)
+        self.store_loop(tmp, shape, bound)
+        self.store_loop(target.value, shape, self.bind_to(self.leaf(Array(tmp)), shape))
+
+    def store_loop(self, out, shape, bound: Bound):
+        dtype = out.type.dtype
+
+        def body(idx, carried):
+            v = self.scalar(bound.elem(self, idx), dtype)
+            self.b.store(v.value, out, *[i.value for i in idx])
+            return []
+        self.loop_nest(shape, body)
+
+    def safe_to_write(self, target: Array, bound: Bound) -> bool:
+        """No read may overlap the target, except one of exactly the element being written."""
+        for v, exact in bound.reads:
+            if may_alias(v, target.value) and not (exact and same_value(v, target.value)):
+                return False
+        return True
+
+
+__all__ = ["ArrayExpressions", "Lazy"]
