@@ -131,8 +131,36 @@ def matmul(a, b, c):
     return jnp.sum(ab * ab)
 
 
+def _cnd(d):
+    k = 1.0 / (1.0 + 0.2316419 * jnp.abs(d))
+    poly = k * (0.319381530 + k * (-0.356563782 + k * (1.781477937 + k * (-1.821255978 + k * 1.330274429))))
+    w = 1.0 - 0.3989422804014327 * jnp.exp(-0.5 * d * d) * poly
+    return jnp.where(d < 0.0, 1.0 - w, w)
+
+
+def black_scholes(s, k, t, r, sigma):
+    sqrt_t = jnp.sqrt(t)
+    d1 = (jnp.log(s / k) + (r + 0.5 * sigma * sigma) * t) / (sigma * sqrt_t)
+    d2 = d1 - sigma * sqrt_t
+    return jnp.sum(s * _cnd(d1) - k * jnp.exp(-r * t) * _cnd(d2))
+
+
+def softmax_mlp(w1, b1, w2, b2, x, y):
+    h = jnp.tanh(x @ w1 + b1)
+    z = h @ w2 + b2
+    m = jnp.max(z)
+    e = jnp.exp(z - m)
+    logp = z - m - jnp.log(jnp.sum(e, axis=1))[:, None]
+    return -jnp.sum(y * logp) / x.shape[0]
+
+
+def heat_slices(u, steps, alpha):
+    return heat(u, steps, alpha)
+
+
 PORTS = {"heat": heat, "rk4": rk4, "gmm": gmm, "ba": ba, "nbody": nbody, "scatter": spmv,
-         "matmul": matmul}
+         "matmul": matmul, "heat_slices": heat_slices, "black_scholes": black_scholes,
+         "softmax_mlp": softmax_mlp}
 NOTES = {"matmul": "the JAX port is a @ b (a BLAS call, not loops)",
          "scatter": "the JAX port uses jax.ops.segment_sum"}
 MISSING = {"gauss_seidel": "no faithful JAX port: an in-place Gauss-Seidel sweep is sequential "

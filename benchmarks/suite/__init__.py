@@ -26,14 +26,9 @@ from __future__ import annotations
 
 import importlib
 
-NAMES = ("heat", "gauss_seidel", "rk4", "gmm", "ba", "nbody", "scatter", "matmul")
-PENDING = {
-    "heat_slices": "heat equation with whole-array slicing (u[1:-1] = ...): whole-array NumPy "
-                   "is not implemented in irad yet",
-    "black_scholes": "vectorized Black-Scholes over arrays: whole-array NumPy is not implemented yet",
-    "softmax_mlp": "a small MLP with softmax cross-entropy using @ and np.exp on arrays: "
-                   "whole-array NumPy is not implemented yet",
-}
+NAMES = ("heat", "heat_slices", "gauss_seidel", "rk4", "gmm", "ba", "nbody", "scatter", "matmul",
+         "black_scholes", "softmax_mlp")
+PENDING: dict = {}
 
 
 def load(name: str):
