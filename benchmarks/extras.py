@@ -149,6 +149,25 @@ def call_overhead(loops: int = 100_000, repeats: int = 7) -> dict:
     return out
 
 
+def jax_call_overhead(loops: int = 20_000, repeats: int = 7) -> dict:
+    """The same tiny call through jax.jit on device arrays (its own process: see run_all)."""
+    ok, why = peers.available("jax")
+    if not ok:
+        return {"jax_us": None, "notes": why}
+    import jax
+    import jax.numpy as jnp
+    jax.config.update("jax_enable_x64", True)
+    a, b, c, s = kernels.tiny_args()
+    args = (jnp.asarray(a), jnp.asarray(b), jnp.asarray(c), s)
+    fn = jax.jit(kernels.tiny)
+    if float(fn(*args)) != kernels.tiny(*kernels.tiny_args()):
+        return {"jax_us": None, "notes": "jax: wrong result"}
+    fn(*args).block_until_ready()
+    (med, best), = timing.per_call({"jax": lambda *x: fn(*x).block_until_ready()}, args,
+                                  loops=loops, repeats=repeats).values()
+    return {"jax_us": med * 1e6, "jax_min_us": best * 1e6}
+
+
 def measure_all(quick: bool) -> dict:
     """All three measurements, in this process (see `run_all`)."""
     return {"compile": compile_times(3 if quick else 7), "warm_start": warm_start(3 if quick else 7),
@@ -164,6 +183,10 @@ def run_all(quick: bool, log=print) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"extras subprocess failed: {proc.stderr.strip()[-2000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
+    jax_proc = subprocess.run([sys.executable, str(HERE / "extras.py"), "--jax-overhead"],
+                              capture_output=True, text=True, timeout=600)
+    if jax_proc.returncode == 0:
+        out["call_overhead"].update(json.loads(jax_proc.stdout.strip().splitlines()[-1]))
     comp, over = out["compile"], out["call_overhead"]
     log(f"  compile: {comp['irad_primal_ms']:.0f} ms primal, {comp['irad_gradient_ms']:.0f} ms gradient; "
         f"warm start {out['warm_start']['warm_first_call_ms']:.1f} ms; call overhead irad "
@@ -172,4 +195,7 @@ def run_all(quick: bool, log=print) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure_all("--quick" in sys.argv[1:])))
+    if "--jax-overhead" in sys.argv[1:]:
+        print(json.dumps(jax_call_overhead()))
+    else:
+        print(json.dumps(measure_all("--quick" in sys.argv[1:])))

@@ -299,6 +299,7 @@ def extras_section(extras) -> str:
         [f"call overhead, `{over.get('function')}`", fmt(over.get("irad_us"), suffix=" µs"),
          fmt(over.get("numba_us"), suffix=" µs")],
         ["  … the same call in plain CPython", fmt(over.get("python_us"), suffix=" µs"), "—"],
+        ["  … through `jax.jit` (device arrays)", fmt(over.get("jax_us"), suffix=" µs"), "—"],
     ]
     notes = "; ".join(x for x in (comp.get("notes"), warm.get("notes"), over.get("notes")) if x)
     return ("\n## Compile time, warm start, call overhead\n\n"
