@@ -11,6 +11,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
+	$(PY) -c "import numba" 2>/dev/null || $(PY) -m pip install -q "numba>=0.60" || true
 	$(PY) examples/quickstart.py
 
 test: $(STAMP)
