@@ -18,6 +18,7 @@ from ..errors import TypingError
 from ..types import scalar_from_numpy
 
 _NUMBERS = (bool, int, float)
+_LEAF_TYPES = frozenset({np.ndarray, bool, int, float, str, type(None)})
 
 
 def is_namedtuple(x) -> bool:
@@ -92,6 +93,8 @@ def is_runtime_leaf(x) -> bool:
 
 def children(x):
     """(rebuild, children) for an inner node, or None for a leaf."""
+    if type(x) in _LEAF_TYPES:
+        return None
     if is_namedtuple(x):
         return (lambda cs, t=type(x): t(*cs)), list(x)
     if type(x) in (tuple, list):
