@@ -26,7 +26,6 @@ from .tracer import runtime_leaves, signature_key, trace
 from .tracer.pytree import is_runtime_leaf
 
 TARGETS = ("cpu", "interpreter")
-STAGES = ("typed", "optimized", "gradient", "llvm", "llvm-optimized", "asm")
 
 
 log = logging.getLogger("irad")

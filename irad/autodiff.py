@@ -314,7 +314,7 @@ class PullbackProgram:
         traced, primal, grad, self.info, self.seeded = _reverse(fn, args, kinds, options, seeded)
         self.out_tree, self.captured = traced.out_tree, traced.captured
         self.seed_types = [primal.result_types[k] for k in self.seeded]
-        fwd, rev, self.n_residuals = split(grad, self.info, len(primal.args))
+        fwd, rev = split(grad, self.info, len(primal.args))
         self.forward = make_runner(optimize(fwd, options), target, options)
         self.reverse = make_runner(optimize(rev, options), target, options)
 

@@ -185,5 +185,14 @@ class Activity:
             self.useful.update(ins)
 
 
+def written_array(op: Op):
+    """The array a store, copy or fill writes (None for other ops)."""
+    if op.name == "store" or op.name == "copy":
+        return op.operands[1]
+    if op.name == "fill":
+        return op.operands[0]
+    return None
+
+
 def defining_block(v: Value):
     return v.block if isinstance(v, BlockArg) else v.op.parent

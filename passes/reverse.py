@@ -35,9 +35,8 @@ from dataclasses import dataclass, field
 
 from ..errors import UnsupportedError
 from ..ir import Block, BlockArg, Builder, Func, Op, OpResult, Region, Value, clone_op
-from ..ops import OPS
-from ..types import F32, F64, I1, I64, ArrayType, TapeType
-from .activity import Activity, defining_block, is_numeric
+from ..types import F32, F64, I64, ArrayType, TapeType
+from .activity import Activity, defining_block, is_numeric, written_array
 
 
 def adjoint_type(t):
@@ -148,9 +147,10 @@ class Reverser:
         f_op.parent.ops.insert(f_op.parent.ops.index(f_op), zero)
 
     def has_active(self, op: Op) -> bool:
-        return any(self.act.active(r) for o in op.walk() for r in o.results) or any(
-            o.name in ("store", "copy", "fill") and self.act.active_memory(o.operands[-1 if o.name != "store" else 1])
-            for o in op.walk())
+        """Does op (or anything nested in it) compute an active value or write active memory?"""
+        return any(any(self.act.active(r) for r in o.results)
+                   or (written_array(o) is not None and self.act.active_memory(written_array(o)))
+                   for o in op.walk())
 
     # ---- obtaining primal values in the reverse sweep ----
     def context_of(self, block) -> Context:
@@ -240,10 +240,7 @@ class Reverser:
             return
         scratch = Block()
         b = Builder(scratch)
-        lo, hi, step = loop.operands[:3]
-        trips = b.max(b.floordiv(b.sub(b.add(b.sub(hi, lo), step), b.select(
-            b.gt(step, b.const(0, I64)), b.const(1, I64), b.const(-1, I64))), step), b.const(0, I64))
-        b.emit("tape_reserve", tape, trips)
+        b.emit("tape_reserve", tape, trip_count(b, *loop.operands[:3]))
         parent = loop.parent
         at = parent.ops.index(loop)
         for k, op in enumerate(scratch.ops):
@@ -577,15 +574,17 @@ def fwd_value_is_top(value: Value, top: Block) -> int:
     return 1 if block is top else 0
 
 
+def trip_count(b: Builder, lo, hi, step) -> Value:
+    """len(range(lo, hi, step)) for either sign of step: max((hi - lo + step - sign) // step, 0)."""
+    zero, one = b.const(0, I64), b.const(1, I64)
+    sign = b.select(b.gt(step, zero), one, b.neg(one))
+    return b.max(b.floordiv(b.sub(b.add(b.sub(hi, lo), step), sign), step), zero)
+
+
 def reversed_range(b: Builder, lo, hi, step):
     """(first, stop, -step) that visit range(lo, hi, step) backwards."""
-    one = b.const(1, I64)
-    positive = b.gt(step, b.const(0, I64))
-    span_pos = b.sub(b.add(b.sub(hi, lo), b.sub(step, one)), b.const(0, I64))
-    span_neg = b.add(b.sub(lo, hi), b.sub(b.neg(step), one))
-    magnitude = b.select(positive, step, b.neg(step))
-    trips = b.max(b.floordiv(b.select(positive, span_pos, span_neg), magnitude), b.const(0, I64))
-    first = b.add(lo, b.mul(b.sub(trips, one), step))
+    trips = trip_count(b, lo, hi, step)
+    first = b.add(lo, b.mul(b.sub(trips, b.const(1, I64)), step))
     stop = b.sub(lo, step)
     return first, stop, b.neg(step)
 
@@ -598,9 +597,8 @@ def reloadable_loads(func: Func, act: Activity) -> set:
         for op in block.ops:
             order[op] = len(order)
             loops[op] = enclosing
-            if op.name in ("store", "copy", "fill"):
-                target = op.operands[1] if op.name != "fill" else op.operands[0]
-                writes.append((op, act.cls(target)))
+            if written_array(op) is not None:
+                writes.append((op, act.cls(written_array(op))))
             inner = enclosing | {op} if op.name in ("for", "while") else enclosing
             for region in op.regions:
                 visit(region.block, inner)
@@ -621,7 +619,7 @@ def reloadable_loads(func: Func, act: Activity) -> set:
 
 def reverse(func: Func, active_args, dup_args, seeded_results, name: str | None = None):
     """The combined-mode gradient Func of func, and how its signature maps to func's."""
-    act = Activity(func, list(active_args) + [], list(dup_args), list(seeded_results))
+    act = Activity(func, list(active_args), list(dup_args), list(seeded_results))
     for i in list(active_args):
         if func.args[i].type.is_array or func.args[i].type.is_bool:
             raise UnsupportedError(f"argument {i} cannot be Active: it is {func.args[i].type}",
@@ -630,4 +628,4 @@ def reverse(func: Func, active_args, dup_args, seeded_results, name: str | None 
     return rev.build(name or f"{func.name}.grad")
 
 
-__all__ = ["reverse", "GradientInfo", "I1", "OPS"]
+__all__ = ["reverse", "GradientInfo"]

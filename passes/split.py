@@ -26,8 +26,8 @@ def _uses(ops) -> list:
     return list(seen)
 
 
-def split(grad: Func, info: GradientInfo, n_primal_args: int) -> tuple[Func, Func, int]:
-    """(forward, reverse, number of residuals) of a combined gradient Func."""
+def split(grad: Func, info: GradientInfo, n_primal_args: int) -> tuple[Func, Func]:
+    """(forward, reverse) of a combined gradient Func."""
     ops = grad.body.block.ops
     forward_ops = [op for op in ops[:info.boundary] if op.name != "tape_rewind"]
     rewinds = [op for op in ops[:info.boundary] if op.name == "tape_rewind"]
@@ -56,7 +56,7 @@ def split(grad: Func, info: GradientInfo, n_primal_args: int) -> tuple[Func, Fun
     mapping.update(zip(extra, rev.args[len(residuals):]))
     _copy_into(reverse_ops, rev.body.block, mapping)
     rev.body.block.append(Op("return", [mapping[v] for v in adjoints], [], loc=ret.loc))
-    return fwd, rev, len(residuals)
+    return fwd, rev
 
 
 def _copy_into(ops, block: Block, mapping: dict):

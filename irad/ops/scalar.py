@@ -20,7 +20,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..types import F32, F64, I1, ScalarType
+from ..types import F64, I1, ScalarType
 from .core import (OPS, TypeRuleError, arity, compare_rule, define, expect_scalar,
                    same_type_rule)
 from .derivatives import ONE, MINUS_ONE, from_partials
@@ -377,4 +377,3 @@ define("select", _select_rule, evaluate=lambda c, x, y: x if c else y, simplify=
        llvm=Special("select"),
        differentiable=True, vjp=_select_vjp, jvp=_select_jvp)
 
-FLOAT_TYPES = (F64, F32)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import numpy as np
 
 from ..types import TapeType
 from .core import TypeRuleError, define
@@ -123,4 +122,4 @@ define("tape_rewind", _unary_tape_rule, effect="write", evaluate=_rewind,
 define("tape_free", _unary_tape_rule, effect="write", evaluate=lambda tape: tape.values.clear(),
        llvm=Special("tape_free"))
 
-__all__ = ["Tape", "np"]
+__all__ = ["Tape", "TapeRecorder"]

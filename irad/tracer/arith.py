@@ -7,7 +7,6 @@ propagated only where they are proofs.
 """
 from __future__ import annotations
 
-import math
 import operator
 
 import numpy as np
@@ -212,4 +211,4 @@ def _describe(x) -> str:
     return f"a {type(x).__name__}"
 
 
-__all__ = ["Arithmetic", "BINARY_IR", "COMPARE_IR", "F64", "I64", "I1", "math"]
+__all__ = ["Arithmetic", "BINARY_IR", "COMPARE_IR"]

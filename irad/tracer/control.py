@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..errors import TypingError
 from ..ir import Block, Builder, Region
-from ..types import I1, I64, ArrayType, ScalarType
+from ..types import I64, ArrayType
 from .values import Array, Scalar, Struct, Undefined, is_static_number, result_type, static_type
 
 FLAGS = (".brk", ".cont", ".ret")
@@ -449,4 +449,4 @@ def contains(stmts, kind, into_loops: bool) -> bool:
     return False
 
 
-__all__ = ["ControlFlow", "FLAGS", "RV", "assigned_names", "contains", "I1", "I64", "ScalarType"]
+__all__ = ["ControlFlow", "FLAGS", "RV", "assigned_names", "contains"]

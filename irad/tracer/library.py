@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import builtins
 import math
-import types
 
 import numpy as np
 
 from ..errors import TypingError, UnsupportedError
-from ..types import F32, F64, I1, I32, I64, ArrayType, scalar_from_numpy
+from ..types import F32, F64, I1, I32, I64, scalar_from_numpy
 from .values import Array, Scalar, is_static_number
 
 LIBRARY: dict = {}
@@ -277,8 +276,4 @@ for _name in ("zeros", "ones", "empty", "full"):
     LIBRARY[getattr(np, _name + "_like")] = _create_like(_name)
 
 
-def known_function_types():
-    return (types.FunctionType,)
-
-
-__all__ = ["LIBRARY", "ArrayType"]
+__all__ = ["LIBRARY"]
