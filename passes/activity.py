@@ -51,7 +51,7 @@ class AliasClasses:
 def alias_classes(func: Func) -> AliasClasses:
     classes = AliasClasses()
     for op in func.walk():
-        if op.name == "view":
+        if op.opdef.is_view:
             classes.union(op.result, op.operands[0])
         elif op.name in ("for", "while", "if"):
             for a, b in loop_links(op):

@@ -174,7 +174,7 @@ class Reverser:
         return ctx.cache[v]
 
     def recomputable(self, op: Op) -> bool:
-        return (op.opdef.pure and not op.regions) or op.name in ("dim", "view") \
+        return (op.opdef.pure and not op.regions) or op.name == "dim" or op.opdef.is_view \
             or (op.name == "load" and op in self.reload_ok)
 
     def tapes_to_recompute(self, v: Value, limit: int, seen=None) -> set:
@@ -373,9 +373,9 @@ class Reverser:
             shape = [self.primal(x) for x in a.op.operands]
             s = ctx.b.alloc(*shape, type=shadow_type(a.type, "C"))
             ctx.b.fill(s, ctx.b.const(0.0, s.type.dtype))
-        elif isinstance(a, OpResult) and a.op.name == "view":
+        elif isinstance(a, OpResult) and a.op.opdef.is_view:
             source, *rest = a.op.operands
-            s = ctx.b.view(self.shadow(source), *[self.primal(x) for x in rest], spec=a.op.attrs["spec"])
+            s = ctx.b.emit(a.op.name, self.shadow(source), *[self.primal(x) for x in rest], **a.op.attrs)
         else:
             where = getattr(getattr(a, "op", None), "loc", None)
             raise UnsupportedError("reverse mode does not support arrays that are loop-carried, "

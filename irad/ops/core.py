@@ -45,6 +45,14 @@ class OpDef:
     extra: dict = field(default_factory=dict)
 
     @property
+    def is_view(self) -> bool:
+        """A view op: its result aliases operand 0 and its other operands are i64 indices.
+
+        Reverse mode takes a view's shadow by applying the same op, with the same
+        attributes, to the source's shadow; alias analysis joins result and source."""
+        return bool(self.extra.get("view"))
+
+    @property
     def pure(self) -> bool:
         return self.effect == "none" and not self.terminator and self.regions == 0
 

@@ -164,7 +164,7 @@ def _view_vjp(rev, op):
 
 
 define("view", _view_rule, syntax="view", evaluate=_view_eval, differentiable=True,
-       llvm=Special("view"), vjp=_view_vjp, extra=MEMORY_RULE)
+       llvm=Special("view"), vjp=_view_vjp, extra={**MEMORY_RULE, "view": True})
 
 
 def _copy_rule(types, attrs):
