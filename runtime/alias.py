@@ -54,7 +54,7 @@ def array_roots(func: Func) -> dict:
             if op.name == "alloc":
                 roots[op.results[0]] = frozenset({("alloc", allocs[0])})
                 allocs[0] += 1
-            elif op.name == "view":
+            elif op.opdef.is_view:
                 roots[op.results[0]] = get(op.operands[0])
             elif op.name == "select":
                 roots[op.results[0]] = union(op.operands[1:3])

@@ -135,7 +135,7 @@ def written_args(name: str, funcs: dict, memo: dict | None = None) -> frozenset:
     written = set()
     for op in func.walk():
         get = lambda v: roots.get(v, everything)  # noqa: E731
-        if op.name == "view":
+        if op.opdef.is_view:
             roots[op.results[0]] = get(op.operands[0])
         elif op.name == "select" and op.results[0].type.is_array:
             roots[op.results[0]] = get(op.operands[1]) | get(op.operands[2])
