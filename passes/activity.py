@@ -186,12 +186,9 @@ class Activity:
 
 
 def written_array(op: Op):
-    """The array a store, copy or fill writes (None for other ops)."""
-    if op.name == "store" or op.name == "copy":
-        return op.operands[1]
-    if op.name == "fill":
-        return op.operands[0]
-    return None
+    """The array op writes (its op table entry names the operand), or None."""
+    k = op.opdef.writes
+    return None if k is None else op.operands[k]
 
 
 def defining_block(v: Value):

@@ -53,6 +53,11 @@ class OpDef:
         return bool(self.extra.get("view"))
 
     @property
+    def writes(self) -> int | None:
+        """The index of the array operand this op writes (`extra["writes"]`), if any."""
+        return self.extra.get("writes")
+
+    @property
     def pure(self) -> bool:
         return self.effect == "none" and not self.terminator and self.regions == 0
 

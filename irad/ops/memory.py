@@ -106,7 +106,7 @@ def _store_vjp(rev, op):
 
 
 define("store", _store_rule, syntax="store", effect="write", evaluate=_store_eval,
-       llvm=Special("store"), differentiable=True, vjp=_store_vjp, extra=MEMORY_RULE)
+       llvm=Special("store"), differentiable=True, vjp=_store_vjp, extra={**MEMORY_RULE, "writes": 1})
 
 
 def view_result_type(source: ArrayType, spec: str) -> ArrayType:
@@ -198,7 +198,7 @@ def _copy_vjp(rev, op):
 
 
 define("copy", _copy_rule, effect="write", evaluate=_copy_eval, differentiable=True, llvm=Special("copy"),
-       vjp=_copy_vjp, extra=MEMORY_RULE, notes="dst[...] = src; shapes must match")
+       vjp=_copy_vjp, extra={**MEMORY_RULE, "writes": 1}, notes="dst[...] = src; shapes must match")
 
 
 def _fill_rule(types, attrs):
@@ -223,4 +223,4 @@ def _fill_vjp(rev, op):
 
 
 define("fill", _fill_rule, effect="write", evaluate=_fill_eval, differentiable=True,
-       llvm=Special("fill"), vjp=_fill_vjp, extra=MEMORY_RULE)
+       llvm=Special("fill"), vjp=_fill_vjp, extra={**MEMORY_RULE, "writes": 0})
