@@ -430,6 +430,28 @@ def _view(p, name):
     return p.simple(name, [source, *operands], p.result_types(), {"spec": spec})
 
 
+def _transpose(p, name):
+    source = p.use()
+    p.expect("(")
+    perm = []
+    while not p.accept(")"):
+        kind, text, line = p.next()
+        if kind != "number" or not text.isdigit():
+            p.fail(f"expected an axis number, found {text!r}", line)
+        perm.append(int(text))
+        if not p.at(")"):
+            p.expect(",")
+    return p.simple(name, [source], p.result_types(), {"perm": tuple(perm)})
+
+
+def _reshape(p, name):
+    source = p.use()
+    p.expect("(")
+    extents = p.uses()
+    p.expect(")")
+    return p.simple(name, [source, *extents], p.result_types())
+
+
 def _for(p, name):
     iv = p.new_name()
     p.expect("=")
@@ -505,7 +527,8 @@ def _call(p, name):
 
 PARSE = {
     "generic": _generic, "alloc": _generic, "const": _const, "cast": _cast, "dim": _dim,
-    "load": _load, "store": _store, "view": _view, "for": _for, "while": _while, "if": _if,
+    "load": _load, "store": _store, "view": _view, "transpose": _transpose, "reshape": _reshape,
+    "for": _for, "while": _while, "if": _if,
     "terminator": _terminator, "call": _call,
 }
 

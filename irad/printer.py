@@ -249,6 +249,16 @@ def _view(p, op):
     return f" {p.name(source)}[{', '.join(items)}]" + p.result_suffix(op)
 
 
+def _transpose(p, op):
+    perm = op.attrs["perm"]
+    return f" {p.name(op.operands[0])} ({', '.join(str(int(k)) for k in perm)})" + p.result_suffix(op)
+
+
+def _reshape(p, op):
+    source, *extents = op.operands
+    return f" {p.name(source)} ({p.names(extents)})" + p.result_suffix(op)
+
+
 def _for(p, op):
     lo, hi, step, *inits = op.operands
     iv, *carried = op.regions[0].block.args
@@ -278,7 +288,8 @@ def _call(p, op):
 
 SYNTAX = {
     "generic": _generic, "alloc": _generic, "const": _const, "cast": _cast, "dim": _dim,
-    "load": _load, "store": _store, "view": _view, "for": _for, "while": _while, "if": _if,
+    "load": _load, "store": _store, "view": _view, "transpose": _transpose, "reshape": _reshape,
+    "for": _for, "while": _while, "if": _if,
     "terminator": _terminator, "call": _call,
 }
 

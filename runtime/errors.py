@@ -7,6 +7,8 @@ the record into the caller's out buffer. `Site`s are numbered per compiled
 module; a site remembers the op (its name and source location) and what
 was checked, so Python can say what went wrong and where. Each exception
 is an `IradError` and also the builtin Python raises for the same mistake.
+A `check` op's site carries its message (`detail`, with `{0}`/`{1}` for the
+two extents compared), so shape errors read as NumPy's.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class Site:
     loc: Location | None
     kind: str
     axis: int = 0
+    detail: str = ""
 
     def exception(self, index: int, extent: int) -> Exception:
         cls, message, hint = _MESSAGES[self.kind](self, index, extent)
@@ -73,6 +76,17 @@ def _alloc(s, index, extent):
     return AllocationError, f"cannot allocate an array of {size}", None
 
 
+def _reshape(s, index, extent):
+    size = "more than 2**63 - 1" if extent < 0 else str(extent)
+    return (InvalidValueError, f"cannot reshape array of size {index} into extents of size {size}",
+            "the new extents must multiply to the array's size")
+
+
+def _check(s, index, extent):
+    from irad.ops.memory import check_message
+    return InvalidValueError, check_message(s.detail, index, extent), None
+
+
 def _tape(s, index, extent):
     return (BoundsError, f"tape popped past its start (cursor {index + 1}, length {extent})",
             "an internal error of reverse mode: each pop needs a matching push")
@@ -84,5 +98,5 @@ def _copy(s, index, extent):
 
 
 _MESSAGES = {"index": _index, "slice": _slice, "step": _step, "negative": _negative,
-             "alloc": _alloc, "copy": _copy, "tape": _tape}
+             "alloc": _alloc, "copy": _copy, "reshape": _reshape, "check": _check, "tape": _tape}
 SITE_KINDS = tuple(_MESSAGES)

@@ -11,6 +11,12 @@ Invariants:
 - `alloc` checks for negative extents (ValueError) and size overflow
   (MemoryError) before allocating through the arena; a failed malloc is a
   MemoryError, never a crash.
+- `transpose` permutes extents and strides; `reshape` (of a C-layout
+  source) checks that the new extents are non-negative and multiply,
+  without overflow, to the source's size (ValueError otherwise), and
+  gives them C strides over the same memory.
+- `check` fails with a ValueError carrying the op's message when its
+  extents disagree; it is always emitted (it is not a bounds check).
 - `copy` requires equal shapes (ValueError otherwise) and gives NumPy's
   `dst[...] = src` result even when the two overlap (it then goes through
   a temporary buffer).
@@ -21,7 +27,7 @@ from llvmlite import ir
 
 from . import arena
 from .abi import PTR, ArrayVal, c_strides, from_mem, i64, itemsize, mem_type, to_mem
-from .errors import MEMORY, VALUE
+from .errors import MEMORY, VALUE, Site
 from .loops import loop_nest, trip_count
 
 
@@ -122,6 +128,40 @@ def lower_view(L, op, values):
     return ArrayVal(data, a.base, tuple(shape), tuple(strides))
 
 
+def lower_transpose(L, op, values):
+    (a,) = values
+    perm = op.attrs["perm"]
+    return ArrayVal(a.data, a.base, tuple(a.shape[p] for p in perm), tuple(a.strides[p] for p in perm))
+
+
+def lower_reshape(L, op, values):
+    a, *extents = values
+    b = L.b
+    count, overflow = i64(1), ir.Constant(ir.IntType(1), 0)
+    for axis, e in enumerate(extents):
+        L.check(b.icmp_signed(">=", e, i64(0)), VALUE, L.ml.site(L.func, op, "negative", axis), e,
+                axis=axis)
+        product = b.smul_with_overflow(count, e)
+        count = b.extract_value(product, 0)
+        overflow = b.or_(overflow, b.extract_value(product, 1))
+    size = i64(1)
+    for n in a.shape:
+        size = b.mul(size, n)
+    count = b.select(overflow, i64(-1), count)
+    L.check(b.icmp_signed("==", count, size), VALUE, L.ml.site(L.func, op, "reshape"), size, count)
+    return ArrayVal(a.data, a.base, tuple(extents), c_strides(b, extents))
+
+
+def lower_check(L, op, values):
+    expected, actual = values
+    b = L.b
+    ok = b.icmp_signed("==", expected, actual)
+    if op.attrs["kind"] == "broadcast":
+        ok = b.or_(ok, b.icmp_signed("==", actual, i64(1)))
+    L.ml.sites.append(Site(L.func.name, op.name, op.loc, "check", 0, op.attrs["message"]))
+    L.check(ok, VALUE, i64(len(L.ml.sites) - 1), expected, actual)
+
+
 def lower_alloc(L, op, extents):
     b, t = L.b, op.results[0].type
     nbytes, overflow = i64(itemsize(t.dtype)), ir.Constant(ir.IntType(1), 0)
@@ -198,4 +238,5 @@ def lower_fill(L, op, values):
 
 
 SPECIALS = {"dim": lower_dim, "load": lower_load, "store": lower_store, "view": lower_view,
+            "transpose": lower_transpose, "reshape": lower_reshape, "check": lower_check,
             "alloc": lower_alloc, "copy": lower_copy, "fill": lower_fill}

@@ -1,7 +1,14 @@
-"""Memory ops on strided arrays: alloc, dim, load, store, view, copy, fill.
+"""Memory ops on strided arrays: alloc, dim, load, store, the views (view,
+transpose, reshape), copy, fill, and the run-time shape check `check`.
 
-Invariants: arrays are mutable references; `view` aliases its source (a
-view of a view composes); indices given to `load`/`store`/`view` are
+Invariants: arrays are mutable references; a view op (`view`, `transpose`,
+`reshape`: `OpDef.is_view`) aliases its source and never copies (a view of
+a view composes); `transpose` permutes extents and strides (its result is
+strided unless the permutation is the identity); `reshape` re-reads a
+C-layout source row-major under new extents, which must be non-negative
+with the source's element count (else a ValueError); `check` only raises
+(a ValueError with its `message`) and is never removed or moved by
+passes, having no results; indices given to `load`/`store`/`view` are
 already normalized (non-negative, no wrap-around: the tracer handles
 Python's negative indices), so an out-of-range index is a bounds error.
 View slices are `start:stop:step` with absolute bounds: the length is
@@ -12,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..types import I64, ArrayType
-from .core import TypeRuleError, define, expect_array, expect_same
+from .core import TypeRuleError, arity, define, expect_array, expect_same
 from .lowering import Special
 
 VIEW_OPERANDS = {"i": 1, "s": 3, "f": 0, "n": 0}
@@ -165,6 +172,80 @@ def _view_vjp(rev, op):
 
 define("view", _view_rule, syntax="view", evaluate=_view_eval, differentiable=True,
        llvm=Special("view"), vjp=_view_vjp, extra={**MEMORY_RULE, "view": True})
+
+
+def _transpose_rule(types, attrs):
+    arity(1)(types)
+    source = expect_array(types, 0)
+    perm = tuple(attrs["perm"])
+    if sorted(perm) != list(range(source.ndim)):
+        raise TypeRuleError(0, f"an array of {len(perm)} dimensions for perm {list(perm)}", source)
+    layout = source.layout if perm == tuple(range(source.ndim)) else "strided"
+    return [ArrayType(source.dtype, source.ndim, layout)]
+
+
+define("transpose", _transpose_rule, syntax="transpose", differentiable=True, llvm=Special("transpose"),
+       evaluate=lambda a, *, perm: np.transpose(a, perm), vjp=_view_vjp,
+       extra={**MEMORY_RULE, "view": True}, notes="a view with axes permuted: result axis k is source axis perm[k]")
+
+
+def _reshape_rule(types, attrs):
+    source = expect_array(types, 0)
+    if source.layout != "C":
+        raise TypeRuleError(0, "a C-layout array (reshape views only contiguous arrays)", source)
+    for i in range(1, len(types)):
+        expect_same(types, i, I64)
+    return [ArrayType(source.dtype, len(types) - 1, "C")]
+
+
+def show_shape(extents) -> str:
+    """NumPy's text of a shape: `(3,)`, `(2,3)`."""
+    return "(" + ",".join(str(e) for e in extents) + ("," if len(extents) == 1 else "") + ")"
+
+
+def _reshape_eval(a, *extents):
+    shape = tuple(int(e) for e in extents)
+    if any(e < 0 for e in shape):
+        raise ValueError(f"negative dimensions are not allowed: {show_shape(shape)}")
+    if int(np.prod(shape, dtype=np.int64)) != a.size:
+        raise ValueError(f"cannot reshape array of size {a.size} into shape {show_shape(shape)}")
+    return np.reshape(a, shape, copy=False)
+
+
+define("reshape", _reshape_rule, syntax="reshape", differentiable=True, llvm=Special("reshape"),
+       evaluate=_reshape_eval, vjp=_view_vjp, extra={**MEMORY_RULE, "view": True},
+       notes="a view of a C-layout array under new extents (same element count)")
+
+
+CHECK_KINDS = ("equal", "broadcast")
+
+
+def _check_rule(types, attrs):
+    arity(2)(types)
+    expect_same(types, 0, I64)
+    expect_same(types, 1, I64)
+    if attrs.get("kind") not in CHECK_KINDS or not isinstance(attrs.get("message"), str):
+        raise TypeRuleError(0, f"attributes kind (one of {', '.join(CHECK_KINDS)}) and message", attrs)
+    return []
+
+
+def check_holds(kind: str, expected: int, actual: int) -> bool:
+    """`equal`: actual == expected; `broadcast`: actual is 1 or expected."""
+    return actual == expected or (kind == "broadcast" and actual == 1)
+
+
+def check_message(message: str, expected: int, actual: int) -> str:
+    """The message of a failed check: `{0}` stands for expected, `{1}` for actual."""
+    return message.replace("{0}", str(expected)).replace("{1}", str(actual))
+
+
+def _check_eval(expected, actual, *, kind, message):
+    if not check_holds(kind, int(expected), int(actual)):
+        raise ValueError(check_message(message, int(expected), int(actual)))
+
+
+define("check", _check_rule, effect="read", evaluate=_check_eval, llvm=Special("check"),
+       notes="raise ValueError(message) unless operand 1 equals operand 0 (or is 1, kind broadcast)")
 
 
 def _copy_rule(types, attrs):
