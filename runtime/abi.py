@@ -13,7 +13,8 @@ Invariants:
   a scalar is one value; an array is data, base, shape..., strides....
 - The exported C ABI passes an array as data pointer, shape[ndim] and
   strides[ndim] (elements); a bool as one byte; a tape as a pointer to its
-  `TAPE` header (data, length, capacity, read cursor).
+  `TAPE` header (data, length, capacity, read cursor, the cache slot its
+  buffer returns to or null, element size in bytes).
 - `CTX` is the per-call context every generated function receives: the
   error record (status, site, index, extent, axis) and the arena of
   allocations made during the call.
@@ -35,8 +36,8 @@ VOID = ir.VoidType()
 ERR_FIELDS = 5                       # status, site, index, extent, axis
 CTX = ir.LiteralStructType([ir.ArrayType(I64, ERR_FIELDS), PTR, I64, I64])
 CTX_ERR, CTX_ITEMS, CTX_COUNT, CTX_CAP = range(4)
-TAPE = ir.LiteralStructType([PTR, I64, I64, I64])
-TAPE_DATA, TAPE_LEN, TAPE_CAP, TAPE_CURSOR = range(4)
+TAPE = ir.LiteralStructType([PTR, I64, I64, I64, PTR, I64])
+TAPE_DATA, TAPE_LEN, TAPE_CAP, TAPE_CURSOR, TAPE_SLOT, TAPE_SIZE = range(6)
 
 _REG = {"f64": F64, "f32": F32, "i64": I64, "i32": I32, "i1": I1}
 

@@ -4,9 +4,13 @@ Invariants (semantics of irad/ops/tape.py):
 - A tape is a pointer to a `TAPE` header {data, length, capacity, cursor};
   elements are stored in their memory type (`abi.mem_type`).
 - `tape_new` allocates the header through the arena, tagged as a tape, so
-  a tape that is not returned is freed (data and header) when the call
-  ends, whatever path it takes. `tape_free` frees the data early and
-  empties the tape; the header stays for the arena.
+  a tape that is not returned is released (data and header) when the call
+  ends, whatever path it takes. Each `tape_new` site has a cache slot
+  (runtime/slots.py): the new tape starts with the buffer parked there,
+  if any, as its capacity, and its buffer is parked there again when the
+  tape is released or `tape_free`d (which empties the tape; the header
+  stays for the arena), so repeated calls reuse already faulted memory.
+  A tape returned to Python keeps its buffer and loses its slot.
 - `tape_push` appends, doubling the capacity when full (a failed growth is
   a MemoryError and leaves the tape intact); `tape_reserve` grows the
   capacity to at least length + n, at least doubling it; `tape_pop` moves
@@ -25,12 +29,12 @@ import ctypes
 
 from llvmlite import ir
 
-from . import arena
-from .abi import (I32, I64, PTR, TAPE, TAPE_CAP, TAPE_CURSOR, TAPE_DATA, TAPE_LEN, from_mem, i64,
-                  itemsize, mem_type, to_mem)
+from . import arena, slots
+from .abi import (I32, I64, PTR, TAPE, TAPE_CAP, TAPE_CURSOR, TAPE_DATA, TAPE_LEN, TAPE_SIZE, TAPE_SLOT,
+                  from_mem, i64, itemsize, mem_type, to_mem)
 from .errors import MEMORY
 
-_HEADER_BYTES = 32                      # TAPE: a pointer and three i64
+_HEADER_BYTES = 48                      # TAPE: data, three i64, slot, element size
 
 
 def _field(b, tape, index):
@@ -38,7 +42,7 @@ def _field(b, tape, index):
 
 
 def _get(b, tape, index):
-    return b.load(_field(b, tape, index), typ=PTR if index == TAPE_DATA else I64)
+    return b.load(_field(b, tape, index), typ=PTR if index in (TAPE_DATA, TAPE_SLOT) else I64)
 
 
 def get_field(L, tape, index) -> ir.Value:
@@ -57,13 +61,18 @@ def _element(L, data, k, t):
 
 
 def lower_tape_new(L, op, values):
-    b = L.b
+    b, size = L.b, itemsize(op.results[0].type.element)
     h = b.call(arena.alloc_fn(L.ml), [L.ctx, i64(_HEADER_BYTES), i64(arena.TAPE_TAG)])
     L.check(b.icmp_unsigned("!=", h, ir.Constant(PTR, None)), MEMORY, L.ml.site(L.func, op, "alloc"),
             i64(_HEADER_BYTES))
-    set_field(L, h, TAPE_DATA, ir.Constant(PTR, None))
-    for index in (TAPE_LEN, TAPE_CAP, TAPE_CURSOR):
+    slot = slots.new_slot(L.ml)
+    taken = b.call(slots.take_fn(L.ml), [slot])
+    set_field(L, h, TAPE_DATA, b.extract_value(taken, 0))
+    set_field(L, h, TAPE_CAP, b.udiv(b.extract_value(taken, 1), i64(size)))
+    for index in (TAPE_LEN, TAPE_CURSOR):
         set_field(L, h, index, i64(0))
+    set_field(L, h, TAPE_SLOT, slot)
+    set_field(L, h, TAPE_SIZE, i64(size))
     return h
 
 
@@ -172,8 +181,9 @@ def lower_tape_rewind(L, op, values):
 
 def lower_tape_free(L, op, values):
     (h,) = values
-    b = L.b
-    b.call(arena.free(L.ml), [get_field(L, h, TAPE_DATA)])
+    b, size = L.b, itemsize(op.operands[0].type.element)
+    nbytes = b.mul(get_field(L, h, TAPE_CAP), i64(size))
+    b.call(slots.park_fn(L.ml), [get_field(L, h, TAPE_SLOT), get_field(L, h, TAPE_DATA), nbytes])
     set_field(L, h, TAPE_DATA, ir.Constant(PTR, None))
     for index in (TAPE_LEN, TAPE_CAP, TAPE_CURSOR):
         set_field(L, h, index, i64(0))
@@ -188,7 +198,7 @@ SPECIALS = {"tape_new": lower_tape_new, "tape_push": lower_tape_push, "tape_pop"
 
 class _Header(ctypes.Structure):
     _fields_ = [("data", ctypes.c_void_p), ("length", ctypes.c_int64), ("capacity", ctypes.c_int64),
-                ("cursor", ctypes.c_int64)]
+                ("cursor", ctypes.c_int64), ("slot", ctypes.c_void_p), ("itemsize", ctypes.c_int64)]
 
 
 class TapeHandle:

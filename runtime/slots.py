@@ -1,0 +1,105 @@
+"""Cache slots: buffers that generated code keeps across calls.
+
+Allocating a large buffer afresh on every call costs page faults (malloc
+hands big blocks out as fresh mmaps), often more than the work done in
+them. So every tape site and every scratch `alloc` site owns a slot, an
+internal module global that holds null or one parked buffer; a call takes
+the buffer when it starts using the site and parks it again when the
+buffer is released (runtime/arena.py, runtime/tapes.py).
+
+Invariants:
+- A parked buffer is a malloc'd block of at least 8 bytes whose first
+  8 bytes hold its capacity in bytes; nothing else points to it.
+- `take` empties the slot with an atomic exchange, so the buffer it
+  returns belongs to the caller alone; concurrent or recursive calls that
+  find the slot empty malloc their own buffer. Every pointer obtained by
+  an exchange is owned exclusively, so `park` never frees a buffer
+  another thread uses: it fills an empty slot (compare-exchange), or else
+  keeps the larger of the two buffers and frees the other.
+- A buffer that leaves the call (a result array, a tape returned to
+  Python) is never parked: Python owns it.
+- Retained memory: per site, the largest buffer of its recent calls (a
+  tape's final capacity, a scratch array's size), held until the slot is
+  taken again or `irad_release_caches()` (exported by every module that
+  has slots, see `RELEASE_SYMBOL`) frees them all. Its owner calls it
+  before unloading the module; it must not run while a call is in flight.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+
+from .abi import I64, PTR, VOID, i64
+
+RELEASE_SYMBOL = "irad_release_caches"
+MIN_BYTES = 8                      # room for the capacity while parked
+_NULL = ir.Constant(PTR, None)
+TAKEN = ir.LiteralStructType([PTR, I64])
+
+
+def new_slot(ml) -> ir.GlobalVariable:
+    """A fresh empty slot, registered with the module's release function."""
+    slot = ir.GlobalVariable(ml.module, PTR, ml.module.get_unique_name("irad.slot"))
+    slot.linkage = "internal"
+    slot.initializer = _NULL
+    slot.align = 8
+    b = ir.IRBuilder()
+    b.position_before(_release(ml).blocks[0].terminator)
+    b.call(ml.declare("free", VOID, [PTR]), [b.atomic_rmw("xchg", slot, _NULL, "seq_cst")])
+    return slot
+
+
+def _release(ml) -> ir.Function:
+    fn = ml.module.globals.get(RELEASE_SYMBOL)
+    if fn is None:
+        fn = ir.Function(ml.module, ir.FunctionType(VOID, []), RELEASE_SYMBOL)
+        fn.attributes.add("nounwind")
+        ir.IRBuilder(fn.append_basic_block("entry")).ret_void()
+    return fn
+
+
+def take_fn(ml) -> ir.Function:
+    """irad.slot.take(slot) -> {buffer or null, its capacity in bytes or 0}."""
+    def build(fn):
+        (slot,) = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        p = b.atomic_rmw("xchg", slot, _NULL, "seq_cst")
+        empty = fn.append_basic_block("empty")
+        full = fn.append_basic_block("full")
+        b.cbranch(b.icmp_unsigned("==", p, _NULL), empty, full)
+        b.position_at_end(empty)
+        b.ret(ir.Constant(TAKEN, [None, 0]))
+        b.position_at_end(full)
+        taken = b.insert_value(ir.Constant(TAKEN, ir.Undefined), p, 0)
+        b.ret(b.insert_value(taken, b.load(p, typ=I64, align=8), 1))
+    return ml.helper("irad.slot.take", TAKEN, [PTR], build)
+
+
+def park_fn(ml) -> ir.Function:
+    """irad.slot.park(slot, buffer, bytes): give back a buffer this caller owns (null: nothing;
+    no slot or too small: free it)."""
+    return ml.helper("irad.slot.park", VOID, [PTR, PTR, I64], lambda fn: _build_park(ml, fn))
+
+
+def _build_park(ml, fn):
+    slot, p, nbytes = fn.args
+    free = ml.declare("free", VOID, [PTR])
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    with b.if_then(b.icmp_unsigned("==", p, _NULL)):
+        b.ret_void()
+    unusable = b.or_(b.icmp_unsigned("==", slot, _NULL), b.icmp_unsigned("<", nbytes, i64(MIN_BYTES)))
+    with b.if_then(unusable, likely=False):
+        b.call(free, [p])
+        b.ret_void()
+    b.store(nbytes, p, align=8)
+    filled = b.cmpxchg(slot, _NULL, p, "seq_cst", "seq_cst")
+    with b.if_then(b.extract_value(filled, 1), likely=True):
+        b.ret_void()
+    old = b.atomic_rmw("xchg", slot, p, "seq_cst")          # p is parked; old is ours now
+    with b.if_then(b.icmp_unsigned("==", old, _NULL)):
+        b.ret_void()
+    with b.if_else(b.icmp_unsigned(">", b.load(old, typ=I64, align=8), nbytes)) as (larger, smaller):
+        with larger:                                          # park old instead, free what it displaces
+            b.call(free, [b.atomic_rmw("xchg", slot, old, "seq_cst")])
+        with smaller:
+            b.call(free, [old])
+    b.ret_void()
