@@ -83,6 +83,20 @@ def g_inplace(x, y):
     x[1:] -= x[:-1]
     return np.sum(x ** 2)
 def g_eye(x): return np.sum((x + np.eye(3)) @ x)
+def g_view_writes(x, y):
+    z = x.copy()
+    t = z.T
+    t[0] = t[0] * y[:3]
+    t *= 2.0
+    r = z.reshape(-1)
+    r[1:5] = r[1:5] ** 2 + y[:4]
+    np.transpose(z)[1, :] += np.sin(y[1])
+    return np.sum(z * x) + np.sum(r[::3] ** 2) + np.sum(z.ravel() * np.arange(12))
+def g_view_reads(x):
+    z = x.copy()
+    t, r = z.T, z.reshape(4, 3)
+    z *= x
+    return np.sum(t @ r[:3]) + np.sum(r.T ** 3)
 def g_mutates(x, y):
     x += y
     return np.sum(x * y)
@@ -111,6 +125,8 @@ CASES = {
     "slices": (g_slices, lambda: (vec(5),)),
     "inplace": (g_inplace, lambda: (vec(4), vec(4))),
     "eye": (g_eye, lambda: (mat(3, 3),)),
+    "view_writes": (g_view_writes, lambda: (mat(), vec(4))),
+    "view_reads": (g_view_reads, lambda: (mat(),)),
 }
 
 

@@ -1,14 +1,21 @@
 """Making and reshaping arrays: np.array of numbers, arange, linspace, eye,
 concatenate, stack, reshape, ravel and transpose.
 
-Invariants: `arange`, `linspace`, `eye`, `transpose` and `reshape` give
-lazy values (an element is computed from its index; nothing is stored
-until a consumer needs memory); `np.array([...])`, `concatenate` and
-`stack` store into a fresh array. Dtypes are NumPy's: Python numbers
-count as int64/float64/bool in a list, NEP 50 applies to arange and
-linspace bounds. `transpose`, `reshape` and `ravel` of an array are views
-in NumPy; their irad results are copies marked read-only (see
-array_ops.py), read at the time they are materialized.
+Invariants: `arange`, `linspace` and `eye` give lazy values (an element is
+computed from its index; nothing is stored until a consumer needs
+memory); `np.array([...])`, `concatenate` and `stack` store into a fresh
+array. Dtypes are NumPy's: Python numbers count as int64/float64/bool in
+a list, NEP 50 applies to arange and linspace bounds.
+
+Views. `transpose` of an array is a `transpose` view and `reshape`/`ravel`
+of a C-layout array a `reshape` view, as in NumPy: writes through them
+reach the source and reads see its current values. `reshape`/`ravel` of a
+strided array is a copy that refuses writes (NumPy gives a view or a copy
+depending on the run-time strides; see `reshape`); `flatten` is a copy.
+Of an expression (a `Lazy`) all of them stay lazy. Reshaping to a
+different size is a TypingError when the sizes are known at trace time,
+else a ValueError at run time (NumPy's "cannot reshape array of size 12
+into shape (5,)").
 """
 from __future__ import annotations
 
@@ -18,53 +25,86 @@ import numpy as np
 
 from ..errors import TypingError, UnsupportedError
 from ..types import F64, I1, I64, promote
-from .lazy import Check, Lazy
+from .lazy import Check, Lazy, static_int
 from .values import Array, Scalar, is_static_number, result_type
 
 
 class ArrayCreation:
     """Mixin of the tracer (needs ArrayExpressions, Reductions, Arithmetic)."""
 
-    # ---- views NumPy has and irad copies ----
+    # ---- views: transpose, reshape, ravel ----
     def transpose(self, a, axes=None):
-        z = self.as_lazy(a)
-        if axes is None:
-            perm = tuple(reversed(range(z.ndim)))
-        else:
-            if not all(is_static_number(p) and not isinstance(p, float) for p in axes):
-                raise TypingError("transpose: axes must be constant ints", self.loc)
-            perm = tuple(int(p) % max(z.ndim, 1) for p in axes)
-            if sorted(perm) != list(range(z.ndim)):
-                raise TypingError(f"transpose: axes {tuple(axes)} are not a permutation of the "
-                                  f"{z.ndim} axes", self.loc)
-        if perm == tuple(range(z.ndim)):
+        """a.T / np.transpose(a, axes): a `transpose` view of an array, lazy for an expression."""
+        a = self.forced_array(a)
+        ndim = a.type.ndim if isinstance(a, Array) else self.as_lazy(a).ndim
+        perm = self.permutation(axes, ndim)
+        if perm == tuple(range(ndim)):
             return a
+        if isinstance(a, Array):
+            return Array(self.b.transpose(a.value, perm=perm), a.note)
+        z = self.as_lazy(a)
 
         def index_fn(t, idx):
             src = [None] * len(perm)
             for k, p in enumerate(perm):
                 src[p] = idx[k]
             return src
-        note = "a transposed array" if isinstance(a, Array) else None
-        return self.mapped(z, [z.shape[p] for p in perm], index_fn, note=note)
+        return self.mapped(z, [z.shape[p] for p in perm], index_fn)
 
-    def reshape(self, a, shape, view=True):
+    def permutation(self, axes, ndim) -> tuple:
+        if axes is None:
+            return tuple(reversed(range(ndim)))
+        if not all(is_static_number(p) and not isinstance(p, float) for p in axes):
+            raise TypingError("transpose: axes must be constant ints", self.loc)
+        perm = tuple(int(p) + ndim if int(p) < 0 else int(p) for p in axes)
+        if sorted(perm) != list(range(ndim)):
+            raise TypingError(f"transpose: axes {tuple(axes)} are not a permutation of the "
+                              f"{ndim} axes", self.loc)
+        return perm
+
+    @staticmethod
+    def forced_array(a):
+        """The Array of a materialized Lazy; anything else unchanged."""
+        return a.forced if isinstance(a, Lazy) and a.forced is not None else a
+
+    def reshape(self, a, shape, view=True, ravel=False):
+        """a.reshape(shape) (`view`), a.flatten() (not `view`), a.ravel() (`ravel`).
+
+        NumPy gives a view when the source's memory allows it. irad decides by layout
+        type: a C-layout array is viewed (`reshape` op); a 1-D array reshaped to 1-D is
+        itself (unless ravel, whose result NumPy makes contiguous); any other strided
+        array is copied, and the copy refuses writes (NumPy may share memory there, when
+        the run-time strides happen to allow it). An expression stays lazy."""
+        a = self.forced_array(a)
         z = self.as_lazy(a)
         dims = list(shape) if isinstance(shape, (tuple, list)) else [shape]
         size = self.count(z, range(z.ndim))
+        wanted = [static_int(d) == -1 for d in dims]
         dims = self.infer_extent(dims, size)
-        checks = [Check(size, self.count_of(dims), 0, "equal")]
-        self.emit_checks(checks)
+        message = ("cannot reshape array of size {0} into shape "
+                   + self.reshape_template(dims, wanted))
+        self.emit_checks([Check(size, self.count_of(dims), 0, "equal", message)])
+        if isinstance(a, Array) and view:
+            if a.type.layout == "C":
+                return Array(self.b.reshape(a.value, *[self.index(d).value for d in dims]), a.note)
+            if a.type.ndim == 1 and len(dims) == 1 and not ravel:
+                return a
         if z.ndim == 1 and len(dims) == 1:
-            shape_out = dims
             index_fn = (lambda t, idx: idx)
         else:
-            shape_out = dims
-
             def index_fn(t, idx):
                 return self.delinearize(self.linear_index(idx, dims), z.shape)
-        note = "a reshaped array" if isinstance(a, Array) and view else None
-        return self.mapped(z, shape_out, index_fn, note=note)
+        note = "a reshaped strided array" if isinstance(a, Array) and view else None
+        return self.mapped(z, dims, index_fn, note=note)
+
+    @staticmethod
+    def reshape_template(dims, wanted) -> str:
+        """NumPy's text of a requested shape (`newaxis` for -1); the size `{1}` for one run-time extent."""
+        parts = ["newaxis" if w else str(static_int(d)) if static_int(d) is not None else "?"
+                 for d, w in zip(dims, wanted)]
+        if parts.count("?") == 1 and len(parts) == 1:
+            parts = ["{1}"]
+        return "(" + ",".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
     def infer_extent(self, dims, size):
         out, unknown = [], None
@@ -114,8 +154,11 @@ class ArrayCreation:
         if parts[0].ndim == 0:
             raise TypingError("concatenate: zero-dimensional arrays cannot be concatenated", self.loc)
         (axis,) = self.norm_axes(axis, parts[0].ndim, "concatenate")
-        self.emit_checks([Check(parts[0].shape[k], p.shape[k], k, "equal") for p in parts[1:]
-                          for k in range(p.ndim) if k != axis])
+        self.emit_checks([Check(parts[0].shape[k], p.shape[k], k, "equal",
+                                "all the input array dimensions except for the concatenation axis "
+                                f"must match exactly, but along dimension {k}, the array at index 0 "
+                                f"has size {{0}} and the array at index {j} has size {{1}}")
+                          for j, p in enumerate(parts) if j for k in range(p.ndim) if k != axis])
         total = 0
         for p in parts:
             total = self.binary("+", total, p.shape[axis])
@@ -132,8 +175,9 @@ class ArrayCreation:
     def stack(self, seq, axis=0):
         parts, dtype = self.parts_of(seq, "stack")
         (axis,) = self.norm_axes(axis, parts[0].ndim + 1, "stack")
-        self.emit_checks([Check(parts[0].shape[k], p.shape[k], k, "equal") for p in parts[1:]
-                          for k in range(p.ndim)])
+        self.emit_checks([Check(parts[0].shape[k], p.shape[k], k, "equal",
+                                "all input arrays must have the same shape (extent {1} differs from "
+                                f"{{0}} on axis {k})") for p in parts[1:] for k in range(p.ndim)])
         shape = list(parts[0].shape)
         shape.insert(axis, len(parts))
         out = self.alloc_array(shape, dtype)

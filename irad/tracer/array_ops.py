@@ -10,8 +10,9 @@ Python numbers weak: NEP 50); bool arrays add and multiply as logical
 or/and, and refuse what NumPy refuses (`-`, and results NumPy would give
 as int8 or float16, which irad has no type for); an in-place update keeps
 the target's dtype and, like NumPy's `same_kind` rule, refuses a float
-result into an integer array. Copies made where NumPy returns a view
-(`a.T`, `a.reshape`, `a.ravel()`) carry a note and refuse writes.
+result into an integer array. `a.T` is a view (array_create.py); a copy
+made where NumPy may return a view (`reshape`/`ravel` of a strided array)
+carries a note and refuses writes.
 """
 from __future__ import annotations
 
@@ -108,7 +109,9 @@ class ArrayOperators:
         note = a.note if isinstance(a, (Array, Lazy)) else None
         if note is not None:
             raise UnsupportedError(f"cannot write into {note}: irad makes it a copy where NumPy "
-                                   "gives a view", self.loc, "write into the original array instead")
+                                   "may give a view", self.loc,
+                                   "write into the original array, or take a writable copy with "
+                                   ".copy() or .flatten()")
         if isinstance(a, Lazy):
             raise UnsupportedError("assigning into the result of an array expression has no effect",
                                    self.loc, "assign the expression to a name first")

@@ -20,11 +20,14 @@ the element it writes.
 
 Run-time shapes. Extents not provably compatible at trace time become
 `Check`s, emitted once per materialization, store or reduction by
-`emit_checks`. irad has no op that only raises, so a check is a `copy`
-between two empty bool arrays whose extents are (expected, actual) per
-axis: on a mismatch both targets raise a ValueError at the source line
-("source extent 4 differs from destination extent 3 on axis 0"); when the
-shapes fit it copies nothing.
+`emit_checks` as `check` ops: on a mismatch both targets raise a
+ValueError at the source line in NumPy's words ("operands could not be
+broadcast together with shapes (3,) (4,)"; run-time extents of other axes
+than the failing one read `?`). A check that fails at trace time is a
+TypingError with the same words.
+
+Extents of views (`view`, `transpose`, `reshape`) are read through to
+their source or operands, so shapes stay provably equal across views.
 
 Invariants: a `Lazy` is used only in the block that created it, and
 bound (scale factors, checks) outside the loops that evaluate it.
@@ -35,8 +38,8 @@ from ..errors import TypingError
 from ..ir import Block, Region
 from ..types import I1, I64, ArrayType
 from .control import flatten
-from .lazy import (Bound, Check, Lazy, broadcast_shape, may_alias, same_extent, same_value,
-                   show_shape, static_int)
+from .lazy import (Bound, Check, Lazy, broadcast_message, broadcast_shape, may_alias, same_extent,
+                   same_value, show_shape, static_int)
 from .values import Array, Scalar
 
 
@@ -82,6 +85,10 @@ class ArrayExpressions:
             found = self.view_extent(op, k)
             if found is not None:
                 return found
+        if op is not None and op.name == "transpose":
+            return self.extent(op.operands[0], op.attrs["perm"][k])
+        if op is not None and op.name == "reshape":
+            return self.known_extent(Scalar(op.operands[k + 1], True, 0))
         return Scalar(self.b.dim(a, axis=k), True, 0)
 
     def known_extent(self, s: Scalar):
@@ -214,7 +221,7 @@ class ArrayExpressions:
                 b, s = self.b, self.index(e)
                 scale = b.cast(b.ne(s.value, b.const(1, I64)), type=I64)
                 maps.append(Scalar(scale, True, 0))
-                checks.append(Check(t, e, k + shift))
+                checks.append(Check(t, e, k + shift, message=broadcast_message(shape, own, k + shift, k)))
         return maps, checks
 
     @staticmethod
@@ -293,47 +300,31 @@ class ArrayExpressions:
     # ---- run-time shape checks ----
     def emit_checks(self, checks):
         """Fail at run time (ValueError at this line) when a shape condition does not hold."""
-        pairs: dict = {}
+        emitted = []
         for c in checks:
             pair = self.check_pair(c)
-            if pair is None:
+            if pair is None or any(same_extent(pair[0], a) and same_extent(pair[1], b) and c.kind == k
+                                   for a, b, k in emitted):
                 continue
-            pairs[c.axis] = self.first_mismatch(pairs[c.axis], pair) if c.axis in pairs else pair
-        if pairs:
-            self.require_equal([pairs.get(k, (1, 1)) for k in range(max(pairs) + 1)])
+            emitted.append((*pair, c.kind))
+            self.b.emit("check", self.index(pair[0]).value, self.index(pair[1]).value, kind=c.kind,
+                        message=c.text())
 
     def check_pair(self, c: Check):
-        """(a, b) that are equal exactly when check c holds; None when it holds at trace time."""
+        """(result, operand) extents to check at run time; None when c holds at trace time."""
         r, e = c.result, c.operand
         if same_extent(r, e) or (c.kind == "broadcast" and static_int(e) == 1):
             return None
         if static_int(r) is not None and static_int(e) is not None:
-            raise TypingError(f"shapes do not match: extent {static_int(e)} against "
-                              f"{static_int(r)} on axis {c.axis}", self.loc,
-                              "extents must be equal" + ("" if c.kind == "equal" else " or 1"))
-        a, s = self.index(r), self.index(e)
-        if c.kind == "equal":
-            return a, s
-        b = self.b
-        ok = b.emit("or", b.eq(s.value, b.const(1, I64)), b.eq(s.value, a.value))
-        return a, Scalar(b.select(ok, a.value, s.value), True, 0)
+            from ..ops.memory import check_message
+            raise TypingError(check_message(c.text(), static_int(r), static_int(e)), self.loc,
+                              "extents must be equal" + ("" if c.kind == "equal" else " or 1")
+                              + " (shapes align from the right)")
+        return r, e
 
-    def first_mismatch(self, p, q):
-        b = self.b
-        (a1, b1), (a2, b2) = [(self.index(x), self.index(y)) for x, y in (p, q)]
-        fine = b.eq(a1.value, b1.value)
-        return (Scalar(b.select(fine, a2.value, a1.value), True, 0),
-                Scalar(b.select(fine, b2.value, b1.value), True, 0))
-
-    def require_equal(self, pairs):
-        """A `copy` between empty bool arrays of extents (a..., 0) and (b..., 0)."""
-        if all(same_extent(a, b) for a, b in pairs):
-            return
-        t = ArrayType(I1, len(pairs) + 1, "C")
-        zero = self.index(0).value
-        src = self.b.alloc(*[self.index(a).value for a, _ in pairs], zero, type=t)
-        dst = self.b.alloc(*[self.index(b).value for _, b in pairs], zero, type=t)
-        self.b.copy(src, dst)
+    def require_equal(self, pairs, message=None):
+        """A `check` that extents a == b, for each (a, b) in `pairs` (pair k on axis k)."""
+        self.emit_checks([Check(a, b, k, "equal", message) for k, (a, b) in enumerate(pairs)])
 
     # ---- stores ----
     def store_into(self, target: Array, value):

@@ -4,7 +4,8 @@ A whole-array NumPy expression is traced to a `Lazy`: its shape (one
 extent per axis: a static int or an i64 `Scalar`), its element type, and
 how to emit one element. An *elementwise* lazy (`parts` set) is an
 n-ary scalar function of other lazy values and numbers; an *opaque* one
-(a leaf reading an array, a transpose, a gather, `arange`, ...) has
+(a leaf reading an array, a transpose of an expression, a gather,
+`arange`, ...) has
 `elem(tracer, idx)` at its own indices. Nothing is computed until a
 consumer binds the value to the shape it iterates over (arrays.py):
 binding maps every opaque operand's axes onto the iteration axes —
@@ -35,15 +36,26 @@ from .values import Scalar, is_static_number
 @dataclass(frozen=True)
 class Check:
     """A run-time shape condition on axis `axis`: `operand` is 1 or `result`
-    (kind "broadcast"), or `operand` equals `result` (kind "equal")."""
+    (kind "broadcast"), or `operand` equals `result` (kind "equal").
+
+    `message` is the ValueError's text when it fails, NumPy's wording with
+    `{0}` for `result` and `{1}` for `operand` (see the `check` op)."""
 
     result: object
     operand: object
     axis: int
     kind: str = "broadcast"
+    message: str | None = None
 
     def shifted(self, by: int) -> "Check":
-        return Check(self.result, self.operand, self.axis + by, self.kind)
+        return Check(self.result, self.operand, self.axis + by, self.kind, self.message)
+
+    def text(self) -> str:
+        if self.message is not None:
+            return self.message
+        if self.kind == "broadcast":
+            return "operands could not be broadcast together: extent {1} against {0} on axis " + str(self.axis)
+        return "shapes do not match: extent {1} is different from {0} on axis " + str(self.axis)
 
 
 @dataclass(eq=False)
@@ -56,7 +68,7 @@ class Lazy:
     reads: tuple = ()                # opaque: (array Value, exact)
     checks: tuple = ()               # opaque: Check on the value's own axes
     parts: tuple | None = None       # elementwise: (fn, operands, positions, operand lazies)
-    note: str | None = None          # NumPy would give a view here (x.T): copies refuse writes
+    note: str | None = None          # NumPy may give a view here: copies refuse writes
     forced: object = None            # the Array once materialized
     consumed: bool = False
     block: object = None
@@ -122,6 +134,20 @@ def show_shape(shape) -> str:
     return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
 
 
+def shape_template(shape, at: int | None = None, slot: str = "") -> str:
+    """NumPy's text of a shape for a run-time message: axis `at` reads `slot` (`{0}`
+    or `{1}`, filled in by the `check` op), other run-time extents `?`."""
+    parts = [slot if k == at else str(static_int(e)) if static_int(e) is not None else "?"
+             for k, e in enumerate(shape)]
+    return "(" + ",".join(parts) + ("," if len(parts) == 1 else "") + ")"
+
+
+def broadcast_message(shape, own, axis: int, own_axis: int) -> str:
+    """The message of a failed broadcast of `own` (its axis own_axis) to `shape` (its axis)."""
+    return ("operands could not be broadcast together with shapes "
+            f"{shape_template(shape, axis, '{0}')} {shape_template(own, own_axis, '{1}')}")
+
+
 # ---- broadcasting ---------------------------------------------------------------
 
 def broadcast_shape(tracer, shapes: list) -> tuple:
@@ -161,8 +187,8 @@ def _runtime_extent(tracer, wide):
 # ---- aliasing ---------------------------------------------------------------------
 
 def root(v: Value) -> Value:
-    """The array a chain of views selects from."""
-    while isinstance(v, OpResult) and v.op.name == "view":
+    """The array a chain of views (view, transpose, reshape) selects from."""
+    while isinstance(v, OpResult) and v.op.opdef.is_view:
         v = v.op.operands[0]
     return v
 
@@ -177,4 +203,4 @@ def may_alias(u: Value, v: Value) -> bool:
 
 
 __all__ = ["Lazy", "Bound", "Check", "static_int", "same_extent", "same_value", "is_one",
-           "broadcast_shape", "root", "may_alias", "show_shape"]
+           "broadcast_shape", "root", "may_alias", "show_shape", "shape_template", "broadcast_message"]

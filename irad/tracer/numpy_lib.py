@@ -496,7 +496,13 @@ def _hvstack(tracer, args, kwargs):
 def _np_reshape(tracer, args, kwargs):
     p = signature(_reshape_sig)(tracer, args, kwargs)
     shape = p["shape"] if p["shape"] is not None else p["newshape"]
-    return tracer.reshape(to_array(tracer, p["a"]), shape)
+    if p["order"] != "C":
+        raise UnsupportedError("reshape: only order='C' is supported", tracer.loc)
+    a = to_array(tracer, p["a"])
+    if p["copy"] is False and isinstance(a, Array) and a.type.layout != "C" and a.type.ndim != 1:
+        raise UnsupportedError("reshape(copy=False) of a strided array: irad copies it", tracer.loc,
+                               "reshape a C-contiguous array, or allow a copy")
+    return tracer.reshape(a, shape, view=p["copy"] is not True)
 
 
 def _reshape_sig(a, shape=None, order="C", newshape=None, copy=None):
@@ -507,7 +513,7 @@ def _reshape_sig(a, shape=None, order="C", newshape=None, copy=None):
 def _np_ravel(tracer, args, kwargs):
     _no_kwargs(tracer, kwargs, "ravel")
     (a,) = _one(tracer, args, "ravel")
-    return tracer.reshape(to_array(tracer, a), -1)
+    return tracer.reshape(to_array(tracer, a), -1, ravel=True)
 
 
 # ---- np.add.at ---------------------------------------------------------------------
@@ -573,7 +579,7 @@ def _flat(view):
     def handler(tracer, a, args, kwargs):
         if args or kwargs:
             raise UnsupportedError("ravel()/flatten() take no arguments in compiled code", tracer.loc)
-        return tracer.reshape(a, -1, view=view)
+        return tracer.reshape(a, -1, view=view, ravel=view)
     return handler
 
 
