@@ -7,6 +7,6 @@ Importing this package registers every pass. Pipelines:
 from .driver import (DEFAULT_OPTIONS, PassOptions, Pipeline, get_pass, register,  # noqa: F401
                      register_pipeline, registered_passes, registered_pipelines, run_pass,
                      run_pipeline, split_pipeline, unregister)
-from . import dce, cse, fold, licm, loads  # noqa: F401,E402
+from . import dce, cse, fold, licm, loads, carried_arrays  # noqa: F401,E402
 
 register_pipeline("default", "fold,cse,load-cse,licm,dce", fixpoint=True)

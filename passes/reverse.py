@@ -32,11 +32,14 @@ reverse sweep could observe overwritten.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from ..errors import UnsupportedError
 from ..ir import Block, BlockArg, Builder, Func, Op, OpResult, Region, Value, clone_op
 from ..types import F32, F64, I64, ArrayType, TapeType
 from .activity import Activity, defining_block, is_numeric, written_array
+from .carried_arrays import home_carried_arrays
+from .driver import PassOptions
 
 
 def adjoint_type(t):
@@ -80,6 +83,7 @@ class Reverser:
         self.tapes: list = []
         self.extra_defs: dict = {}
         self.while_counts: dict = {}
+        self.extents: dict = {}
         self.reload_ok = reloadable_loads(func, activity)
 
     # ---- building the gradient Func ----
@@ -185,8 +189,12 @@ class Reverser:
         seen.add(v)
         if v in self.context_of(defining_block(v)).cache:
             return set()
+        if v.type.is_array and (isinstance(v, BlockArg) or not self.recomputable(v.op)):
+            return {v, ("untapeable", v)}          # arrays are never taped: too costly
         if isinstance(v, BlockArg) or not self.recomputable(v.op):
             return {v}
+        if v.op.name == "dim":
+            return self.extent_tapes(v.op.operands[0], v.op.attrs["axis"], limit, seen)
         needed: set = set()
         for x in v.op.operands:
             needed |= self.tapes_to_recompute(x, limit, seen)
@@ -194,11 +202,21 @@ class Reverser:
                 break
         return needed
 
+    def extent_tapes(self, array: Value, axis: int, limit: int, seen: set) -> set:
+        """What `extent(array, axis)` would tape."""
+        if defining_block(array) is self.top_block:
+            return set()
+        if isinstance(array, OpResult) and array.op.name == "alloc":
+            return self.tapes_to_recompute(array.op.operands[axis], limit, seen)
+        return {(array, axis)}
+
     def obtain(self, v: Value, ctx: Context) -> Value:
         """Recompute v when that costs at most one tape, else tape v itself."""
         if isinstance(v, BlockArg):
             return self.tape(self.fwd[v], ctx)
         op = v.op
+        if op.name == "dim":
+            return self.extent(op.operands[0], op.attrs["axis"], ctx)
         if not self.recomputable(op) or len(self.tapes_to_recompute(v, 1)) > 1:
             return self.tape(self.fwd[v], ctx)
         operands = [self.primal(x) for x in op.operands]
@@ -361,6 +379,20 @@ class Reverser:
             ct = b.cast(ct, type=shadow.type.dtype)
         b.store(b.add(b.load(shadow, *idx), ct), shadow, *idx)
 
+    def unchanged_operand(self, op: Op, array: Value) -> Value:
+        """`array` for a memory rule of `op` that reads its contents as they were when op ran
+        (a gemm's VJP). UnsupportedError when a write may change them after op, later in
+        program order or in another iteration of a loop around both, or when the array
+        is allocated inside a loop."""
+        order, loops, writes = program_order(self.source, self.act)
+        cls = self.act.cls(array)
+        if any(c is cls and (order[w] > order[op] or loops[w] & loops[op]) for w, c in writes):
+            raise UnsupportedError(f"reverse mode needs the operands of '{op.name}' as they were, but "
+                                   "one may be overwritten later (or is allocated inside a loop)",
+                                   op.loc, "compute the product from arrays the program does not "
+                                   "change afterwards, outside loops that rewrite them")
+        return self.primal(array)
+
     # ---- shadows ----
     def shadow(self, a: Value) -> Value:
         block = defining_block(a)
@@ -370,25 +402,85 @@ class Reverser:
         if a in self.shadow_args:
             s = self.shadow_args[a]
         elif isinstance(a, OpResult) and a.op.name == "alloc":
-            shape = [self.primal(x) for x in a.op.operands]
-            s = ctx.b.alloc(*shape, type=shadow_type(a.type, "C"))
-            ctx.b.fill(s, ctx.b.const(0.0, s.type.dtype))
+            s = self.zeroed_shadow(a, ctx)
+        elif isinstance(a, OpResult) and a.op.name == "if":
+            s = self.zeroed_shadow(a, ctx)
         elif isinstance(a, OpResult) and a.op.opdef.is_view:
             source, *rest = a.op.operands
             s = ctx.b.emit(a.op.name, self.shadow(source), *[self.primal(x) for x in rest], **a.op.attrs)
         else:
-            where = getattr(getattr(a, "op", None), "loc", None)
-            raise UnsupportedError("reverse mode does not support arrays that are loop-carried, "
-                                   "chosen by a branch, or passed without a shadow", where,
-                                   "copy into one array instead of swapping array variables")
+            raise unfollowable_array(a)
         ctx.shadows[a] = s
         return s
+
+    def zeroed_shadow(self, a: Value, ctx: Context) -> Value:
+        shape = [self.extent(a, k, ctx) for k in range(a.type.ndim)]
+        s = ctx.b.alloc(*shape, type=shadow_type(a.type, "C"))
+        ctx.b.fill(s, ctx.b.const(0.0, s.type.dtype))
+        return s
+
+    def branch_shadows(self, op: Op, region: Region):
+        """How a branch hands an array result's adjoint (its shadow, filled by the code
+        after the `if`) to the array the branch yields: an array the branch allocated
+        takes that shadow as its own; any other array has it added to its shadow, which
+        is exact only when nothing writes that array after the `if`."""
+        pairs = [(y, self.ctx.shadows[r]) for y, r in zip(region.block.terminator.operands, op.results)
+                 if r.type.is_array and r in self.ctx.shadows]
+
+        def setup(ctx: Context):
+            for y, s in pairs:
+                if isinstance(y, OpResult) and y.op.name == "alloc" and y.op.parent is region.block:
+                    ctx.shadows[y] = s
+                elif self.act.active_memory(y):
+                    if self.written_after(op, y):
+                        raise UnsupportedError(
+                            "reverse mode cannot differentiate an array chosen by a branch and "
+                            "written after it", op.loc, "copy the chosen array (`y = x.copy()`) "
+                            "before writing to it")
+                    self.for_each_element(y, lambda idx, y=y, s=s: self.add_to_shadow(
+                        y, idx, self.ctx.b.load(s, *idx)))
+        return setup
+
+    def written_after(self, op: Op, array: Value) -> bool:
+        """May a write after op (or in a later iteration of a loop around it) reach array?"""
+        cls, seen, loops = self.act.cls(array), False, set()
+        parent = op.parent.parent.parent if op.parent.parent is not None else None
+        while parent is not None:
+            if parent.name in ("for", "while"):
+                loops.add(parent)
+            parent = parent.parent.parent.parent if parent.parent.parent is not None else None
+        for o in self.source.walk():
+            if o is op:
+                seen = True
+            target = written_array(o)
+            if target is None or self.act.cls(target) is not cls:
+                continue
+            inside = set(op.walk())
+            if (seen and o not in inside) or any(o in set(loop.walk()) for loop in loops):
+                return True
+        return False
+
+    def extent(self, array: Value, axis: int, ctx: Context | None = None) -> Value:
+        """array's extent along axis, in the reverse sweep, without needing the array itself
+        where it lives inside a loop or branch (arrays are never taped; their extents are)."""
+        if defining_block(array) is self.top_block:
+            return (ctx or self.ctx).b.dim(self.fwd[array], axis=axis)
+        if isinstance(array, OpResult) and array.op.name == "alloc":
+            return self.primal(array.op.operands[axis])
+        key = (array, axis)
+        if key not in self.extents:
+            fwd = self.fwd[array]
+            dim = Op("dim", [fwd], [I64], {"axis": axis}, loc=getattr(fwd, "op", None) and fwd.op.loc)
+            insert_after_definition(fwd, dim)
+            marker = Value(I64, "extent")
+            self.extra_defs[marker] = (defining_block(array), dim.result)
+            self.extents[key] = marker
+        return self.primal(self.extents[key])
 
     def for_each_element(self, array: Value, fn, accumulate=False):
         """Loop over every index of `array` (in the reverse sweep), calling fn(indices)."""
         b = self.ctx.b
-        a = self.primal(array)
-        extents = [b.dim(a, axis=k) for k in range(a.type.ndim)]
+        extents = [self.extent(array, k) for k in range(array.type.ndim)]
         zero, one = b.const(0, I64), b.const(1, I64)
         acc_type = shadow_type(array.type).dtype
         return self.loop_nest(extents, [], fn, zero, one, accumulate, acc_type)
@@ -466,7 +558,8 @@ class Reverser:
             block = Block()
             yielded = region.block.terminator.operands
             seeds = [(yielded[k], cts[k]) for k in active if cts[k] is not None]
-            ctx, saved_adj, saved_ctx = self.run_region(region.block, block, inits, seeds)
+            ctx, saved_adj, saved_ctx = self.run_region(region.block, block, inits, seeds,
+                                                        setup=self.branch_shadows(op, region))
             ctx.b.emit("yield", *[self.adj.get(v) or self.zero(v) for v in outer])
             self.leave(region.block, saved_adj, saved_ctx)
             regions.append(Region([block]))
@@ -551,6 +644,20 @@ def backward_slice(block: Block, roots) -> set:
     return needed
 
 
+def unfollowable_array(a: Value) -> UnsupportedError:
+    """The error for an active array reverse mode cannot give a shadow."""
+    if isinstance(a, BlockArg):
+        loop = a.block.parent.parent
+        return UnsupportedError(
+            "reverse mode cannot follow this loop-carried array: the loop writes into it in place, "
+            "swaps it with another array, or keeps its old value in another variable", loop.loc,
+            "keep one array and update it in place (`x[:] = ...`), or copy (`x = x.copy()`) "
+            "before writing to it")
+    where = getattr(getattr(a, "op", None), "loc", None)
+    return UnsupportedError("reverse mode cannot follow an array chosen by a conditional expression",
+                            where, "use an `if` statement that assigns the array in each branch")
+
+
 def as_list(results) -> list:
     if isinstance(results, tuple):
         return list(results)
@@ -589,6 +696,23 @@ def reversed_range(b: Builder, lo, hi, step):
     return first, stop, b.neg(step)
 
 
+def program_order(func: Func, act: Activity):
+    """(position of each op in program order, the loops around it, [(writing op, alias class)])."""
+    order, loops, writes = {}, {}, []
+
+    def visit(block, enclosing):
+        for op in block.ops:
+            order[op] = len(order)
+            loops[op] = enclosing
+            if written_array(op) is not None:
+                writes.append((op, act.cls(written_array(op))))
+            inner = enclosing | {op} if op.name in ("for", "while") else enclosing
+            for region in op.regions:
+                visit(region.block, inner)
+    visit(func.body.block, frozenset())
+    return order, loops, writes
+
+
 def reloadable_loads(func: Func, act: Activity) -> set:
     """Loads whose location no store can overwrite after they execute."""
     order, loops, writes = {}, {}, []
@@ -619,11 +743,13 @@ def reloadable_loads(func: Func, act: Activity) -> set:
 
 def reverse(func: Func, active_args, dup_args, seeded_results, name: str | None = None):
     """The combined-mode gradient Func of func, and how its signature maps to func's."""
-    act = Activity(func, list(active_args), list(dup_args), list(seeded_results))
     for i in list(active_args):
         if func.args[i].type.is_array or func.args[i].type.is_bool:
             raise UnsupportedError(f"argument {i} cannot be Active: it is {func.args[i].type}",
                                    func.loc, "arrays are Duplicated, booleans have no derivative")
+    which = {"active_args": list(active_args), "dup_args": list(dup_args), "seeded": list(seeded_results)}
+    func = home_carried_arrays(func, PassOptions(extra=MappingProxyType(which)))
+    act = Activity(func, list(active_args), list(dup_args), list(seeded_results))
     rev = Reverser(func, act, list(dup_args), list(active_args), list(seeded_results))
     return rev.build(name or f"{func.name}.grad")
 
