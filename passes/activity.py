@@ -145,6 +145,9 @@ class Activity:
         elif name == "fill":
             if ins[1] in self.varied:
                 self.varied_mem.add(self.cls(ins[0]))
+        elif op.opdef.writes is not None:       # e.g. gemm: its other array operands flow in
+            if any(self.cls(v) in self.varied_mem for v in ins if v.type.is_array):
+                self.varied_mem.add(self.cls(ins[op.opdef.writes]))
         elif name in ("for", "while", "if"):
             for a, b in loop_links(op):
                 if a in self.varied and not b.type.is_array and is_numeric(b.type):
@@ -174,6 +177,9 @@ class Activity:
         elif name == "fill":
             if self.cls(ins[0]) in self.useful_mem:
                 self.useful.add(ins[1])
+        elif op.opdef.writes is not None:
+            if self.cls(ins[op.opdef.writes]) in self.useful_mem:
+                self.useful_mem.update(self.cls(v) for v in ins if v.type.is_array)
         elif name in ("for", "while", "if"):
             for a, b in loop_links(op):
                 if b in self.useful and not b.type.is_array:

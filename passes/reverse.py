@@ -84,6 +84,7 @@ class Reverser:
         self.extra_defs: dict = {}
         self.while_counts: dict = {}
         self.extents: dict = {}
+        self.hoisted: dict = {}
         self.reload_ok = reloadable_loads(func, activity)
 
     # ---- building the gradient Func ----
@@ -213,17 +214,86 @@ class Reverser:
     def obtain(self, v: Value, ctx: Context) -> Value:
         """Recompute v when that costs at most one tape, else tape v itself."""
         if isinstance(v, BlockArg):
-            return self.tape(self.fwd[v], ctx)
+            induction = self.induction(v, ctx)
+            return induction if induction is not None else self.tape(self.fwd[v], ctx)
         op = v.op
         if op.name == "dim":
             return self.extent(op.operands[0], op.attrs["axis"], ctx)
         if not self.recomputable(op) or len(self.tapes_to_recompute(v, 1)) > 1:
+            loop = self.invariant_loop(op)
+            if loop is not None:
+                return self.primal(self.hoisted_load(op, loop))
             return self.tape(self.fwd[v], ctx)
         operands = [self.primal(x) for x in op.operands]
         new = Op(op.name, operands, [r.type for r in op.results], op.attrs, loc=op.loc,
                  hints=[r.hint for r in op.results])
         ctx.b.block.append(new)
         return new.results[op.results.index(v)]
+
+    def induction(self, v: BlockArg, ctx: Context) -> Value | None:
+        """v recomputed from the induction variable, when v is an integer its `for` loop
+        steps by a loop-invariant amount: init + (iv - lo) // step * amount."""
+        block = v.block
+        loop = block.parent.parent if block.parent is not None else None
+        if loop is None or loop.name != "for" or v.index == 0 or not v.type.is_int:
+            return None
+        y = block.terminator.operands[v.index - 1]
+        if not (isinstance(y, OpResult) and y.op.name == "add" and y.op.parent is block and v in y.op.operands):
+            return None
+        amount = y.op.operands[1] if y.op.operands[0] is v else y.op.operands[0]
+        if amount is v or encloses(loop, defining_block(amount)):
+            return None
+        b = ctx.b
+        lo, step, init = (self.primal(x) for x in (loop.operands[0], loop.operands[2], loop.operands[2 + v.index]))
+        trips_before = b.floordiv(b.sub(self.primal(block.args[0]), lo), step)
+        return b.add(init, b.mul(trips_before, self.primal(amount)))
+
+    def invariant_loop(self, load: Op) -> Op | None:
+        """The `for` loop whose body holds `load` directly, if the load reads the same
+        location in every iteration (operands from outside, no write to its array inside)."""
+        block = load.parent
+        loop = block.parent.parent if block.parent is not None else None
+        if load.name != "load" or loop is None or loop.name != "for" \
+                or any(encloses(loop, defining_block(x)) for x in load.operands):
+            return None
+        cls = self.act.cls(load.operands[0])
+        for o in loop.walk():
+            if o.name == "call" or (written_array(o) is not None and self.act.cls(written_array(o)) is cls):
+                return None
+        return loop
+
+    def hoisted_load(self, load: Op, loop: Op) -> Value:
+        """A stand-in for an invariant load, defined before its loop in the forward sweep (as
+        `if trips > 0 { load } else { 0 }`, so a loop that never runs reads nothing): it is
+        obtained once per entry into the loop instead of once per iteration."""
+        if load in self.hoisted:
+            return self.hoisted[load]
+        t = load.results[0].type
+        then, otherwise = Block(), Block()
+        fetched = then.append(Op("load", [self.fwd[x] for x in load.operands], [t], load.attrs, loc=load.loc))
+        Builder(then).emit("yield", fetched.result)
+        Builder(otherwise).emit("yield", Builder(otherwise).const(0, t) if t.is_int else
+                                Builder(otherwise).const(0.0, t))
+        f_loop = self.fwd[loop.regions[0].block.args[0]].block.parent.parent
+        scratch = Block()
+        b = Builder(scratch, loc=load.loc)
+        runs = b.gt(trip_count(b, *[self.fwd[x] for x in loop.operands[:3]]), b.const(0, I64))
+        value = b.emit("if", runs, regions=[Region([then]), Region([otherwise])], types=(t,))
+        self.insert_forward(f_loop, scratch.ops)
+        marker = Value(t, load.results[0].hint)
+        self.extra_defs[marker] = (loop.parent, value)
+        self.hoisted[load] = marker
+        return marker
+
+    def insert_forward(self, anchor: Op, ops) -> None:
+        """Insert ops into the forward sweep just before anchor."""
+        parent = anchor.parent
+        at = parent.ops.index(anchor)
+        for k, op in enumerate(ops):
+            op.parent = parent
+            parent.ops.insert(at + k, op)
+        if parent is self.grad.body.block:
+            self.reverse_start += len(ops)
 
     def tape(self, fwd_value: Value, ctx: Context) -> Value:
         """Push fwd_value in the forward sweep each time it is defined; pop it here."""
@@ -259,13 +329,7 @@ class Reverser:
         scratch = Block()
         b = Builder(scratch)
         b.emit("tape_reserve", tape, trip_count(b, *loop.operands[:3]))
-        parent = loop.parent
-        at = parent.ops.index(loop)
-        for k, op in enumerate(scratch.ops):
-            op.parent = parent
-            parent.ops.insert(at + k, op)
-        if parent is self.grad.body.block:
-            self.reverse_start += len(scratch.ops)
+        self.insert_forward(loop, scratch.ops)
 
     # ---- adjoints ----
     def zero(self, v: Value) -> Value:
@@ -642,6 +706,16 @@ def backward_slice(block: Block, roots) -> set:
         needed.add(op)
         work.extend(op.operands)
     return needed
+
+
+def encloses(op: Op, block: Block) -> bool:
+    """Is block nested (at any depth) in op's regions?"""
+    while block is not None and block.parent is not None:
+        owner = block.parent.parent
+        if owner is op:
+            return True
+        block = owner.parent if owner is not None else None
+    return False
 
 
 def unfollowable_array(a: Value) -> UnsupportedError:

@@ -32,7 +32,7 @@ from irad.ir import Block, Func, Module, Op
 from irad.ops import OPS
 from irad.ops.lowering import Binary, Compare, Intrinsic, Libm, Special
 
-from . import control, memory, scalars, tapes
+from . import blas, control, memory, scalars, tapes
 from .alias import AliasScopes
 from .hoist import Analysis
 from .abi import CTX, CTX_ERR, ERR_FIELDS, I32, PTR, check_type, flat_types, flatten, i64, unflatten
@@ -41,7 +41,7 @@ from .errors import INDEX, Site
 FAST_FLAGS = ("reassoc", "contract", "nsz", "arcp", "afn")
 TERMINATORS = frozenset({"yield", "condition", "return"})
 
-SPECIALS = {**scalars.SPECIALS, **memory.SPECIALS, **control.SPECIALS, **tapes.SPECIALS}
+SPECIALS = {**scalars.SPECIALS, **memory.SPECIALS, **control.SPECIALS, **tapes.SPECIALS, **blas.SPECIALS}
 _BY_KIND = {Binary: scalars.lower_binary, Compare: scalars.lower_compare,
             Intrinsic: scalars.lower_intrinsic, Libm: scalars.lower_libm}
 

@@ -9,12 +9,15 @@ Invariants:
   manager with loop and SLP vectorization on. IEEE semantics unless
   `fastmath=True`, which puts reassoc/contract/nsz/arcp/afn on float
   arithmetic (never nnan/ninf: NaN and infinity checks stay meaningful).
+- A function's module holds its code, its C entry and its packed entry
+  (runtime/entry.py); the CPython-API wrapper that unboxes arguments is
+  shared by all functions and built once per process (runtime/support.py).
 - `CompiledFunction` keeps the LLVM IR before and after optimization, the
   object code and the assembly on demand. `load_compiled(signature,
   object_code)` relinks object code without running LLVM's optimizer (a
-  disk cache hit); the object code is only valid for the same CPU, and its
-  Python entry and wrapper bake in NumPy's and CPython's object layouts,
-  so a cache key must include the CPU, Python and NumPy versions.
+  disk cache hit); the object code is only valid for the same CPU, so a
+  cache key must include the CPU (and the Python and NumPy versions, whose
+  object layouts the shared wrapper reads).
 """
 from __future__ import annotations
 
@@ -26,10 +29,10 @@ import llvmlite.binding as llvm
 
 from irad.ir import Func, Module
 
+from . import blas
 from .calling import CompiledFunction, Signature
 from .codegen import Options, lower_func
-from .cpython import build_wrapper, cpy_name
-from .entry import build_entry, build_pyentry, entry_name, pyentry_name, written_args
+from .entry import build_entry, build_packed, entry_name, packed_name, written_args
 
 _lock = threading.RLock()
 _libraries = itertools.count()
@@ -65,18 +68,24 @@ def host() -> _Host:
         return _host
 
 
-def optimize(llvm_ir: str) -> llvm.ModuleRef:
-    """Parse, verify and run the O3 pipeline (vectorizers on) on LLVM IR text."""
+def optimize(llvm_ir: str, level: int = 3) -> llvm.ModuleRef:
+    """Parse, verify and run the default pipeline of `level` (vectorizers on) on LLVM IR text."""
     h = host()
     with _lock:
         mod = llvm.parse_assembly(llvm_ir)
         mod.verify()
-        pto = llvm.create_pipeline_tuning_options(speed_level=3)
+        pto = llvm.create_pipeline_tuning_options(speed_level=level)
         pto.loop_vectorization = True
         pto.slp_vectorization = True
         pb = llvm.create_pass_builder(h.machine, pto)
         pb.getModulePassManager().run(mod, pb)
         return mod
+
+
+def emit(mod: llvm.ModuleRef) -> bytes:
+    h = host()
+    with _lock:
+        return h.machine.emit_object(mod)
 
 
 def assemble(llvm_ir_optimized: str) -> str:
@@ -90,6 +99,8 @@ def link(object_code: bytes, symbols):
     h = host()
     with _lock:
         builder = llvm.JITLibraryBuilder().add_object_img(object_code).add_current_process()
+        for name, address in blas.process_symbols().items():     # the BLAS table (runtime/blas.py)
+            builder.import_symbol(name, address)
         for s in symbols:
             builder.export_symbol(s)
         tracker = builder.link(h.jit, f"irad{next(_libraries)}")
@@ -120,15 +131,13 @@ def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = F
     noalias = noalias_indices(func, noalias_args)
     ml = lower_func(func, module, Options(fastmath=fastmath, boundscheck=boundscheck, noalias_args=noalias))
     entry = build_entry(ml, func)
-    pyentry = build_pyentry(ml, func, entry)
-    wrapper = build_wrapper(ml, func, entry) if pyentry is not None else None
+    packed = build_packed(ml, func, entry)
     ml.module.triple = h.triple
     ml.module.data_layout = str(h.machine.target_data)
     llvm_ir = str(ml.module)
     mod = optimize(llvm_ir)
-    with _lock:
-        object_code = h.machine.emit_object(mod)
-    symbols = [entry_name(func.name)] + [f.name for f in (pyentry, wrapper) if f is not None]
+    object_code = emit(mod)
+    symbols = [entry_name(func.name), packed.name]
     signature = Signature.of(func, ml.sites, written_args(func.name, ml.funcs), symbols,
                              fastmath=fastmath, boundscheck=boundscheck,
                              noalias=ml.noalias_args(func))
@@ -141,5 +150,4 @@ def load_compiled(signature: Signature, object_code: bytes, llvm_ir: str = "",
     tracker, addresses = link(object_code, signature.symbols)
     name = signature.name
     return CompiledFunction(signature, llvm_ir, llvm_ir_optimized, object_code, tracker,
-                            addresses[entry_name(name)], addresses.get(pyentry_name(name)),
-                            addresses.get(cpy_name(name)))
+                            addresses[entry_name(name)], addresses[packed_name(name)])

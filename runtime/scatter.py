@@ -41,8 +41,8 @@ from irad.ir import BlockArg, Op, Value
 from .abi import i64, mem_type, reg_type
 from .hoist import _linear
 
-MAY_FAIL = frozenset({"load", "store", "view", "alloc", "copy", "fill", "call", "for", "while", "if",
-                      "tape_new", "tape_push", "tape_pop", "tape_reserve", "tape_rewind", "tape_free"})
+MAY_FAIL = frozenset({"load", "store", "view", "alloc", "copy", "fill", "gemm", "call", "for", "while",
+                      "if", "tape_new", "tape_push", "tape_pop", "tape_reserve", "tape_rewind", "tape_free"})
 MAX_SPAN = 8
 
 

@@ -1,3 +1,3 @@
 """The op table. Importing this package defines every op exactly once."""
 from .core import OPS, OpDef, TypeRuleError  # noqa: F401
-from . import scalar, memory, control, tape  # noqa: F401,E402
+from . import scalar, memory, linalg, control, tape  # noqa: F401,E402

@@ -1,6 +1,8 @@
 """Reductions, scans and contractions over (lazy) arrays, lowered to loops
 with accumulators: sum, prod, max, min, argmax, argmin, any, all, mean,
-var, std, cumsum, cumprod, dot/matmul.
+var, std, cumsum, cumprod, dot/matmul. A product of two float matrices is
+one `gemm` op (BLAS at run time when large, see irad/ops/linalg.py); the
+other products (vectors, integers) are loops.
 
 Invariants: the reduced value is consumed element by element (a lazy
 operand is never materialized, except an operand of a matrix product that
@@ -284,15 +286,44 @@ class Reductions:
             raise TypingError(f"{name} of two bool arrays is not supported", self.loc,
                               "convert with .astype(int)")
         t = I64 if promote(za.dtype, zb.dtype) == I1 else promote(za.dtype, zb.dtype)
+        self.check_inner(za, zb, name)
+        if za.ndim == 2 and zb.ndim == 2 and t.is_float:
+            return self.gemm_product(a, za, b, zb, t)
         return self.contract(za, zb, t, name)
 
-    def contract(self, za, zb, t, name):
+    def check_inner(self, za, zb, name):
+        """TypingError when the contracted extents are static and differ."""
         ka, kb = za.shape[-1], zb.shape[0] if zb.ndim == 1 else zb.shape[-2]
         if static_int(ka) is not None and static_int(kb) is not None and static_int(ka) != static_int(kb):
             raise TypingError(f"{name}: shapes do not align: {static_int(ka)} (dim {za.ndim - 1}) != "
                               f"{static_int(kb)} (dim {max(zb.ndim - 2, 0)})", self.loc,
                               "the last axis of the left operand must match the first (or second to "
                               "last) axis of the right one")
+
+    def gemm_product(self, a, za, b, zb, t):
+        """A float matrix-matrix product as one `gemm` op (irad/ops/linalg.py) into a fresh array."""
+        pa, pb = self.gemm_operand(a, za, t), self.gemm_operand(b, zb, t)
+        ka, kb = self.extent(pa, 1), self.extent(pb, 0)
+        self.emit_checks([Check(ka, kb, 0, "equal")])
+        out = self.alloc_array([self.extent(pa, 0), self.extent(pb, 1)], t)
+        self.b.emit("gemm", pa, pb, out, trans_a=False, trans_b=False, alpha=1.0, beta=0.0)
+        return Array(out)
+
+    def gemm_operand(self, v, z, t):
+        """An IR array of dtype t with v's values: an array of that dtype as it is (views
+        included), anything else computed into fresh memory."""
+        if isinstance(v, Lazy) and v.forced is not None:
+            v = v.forced
+        if isinstance(v, Array) and v.type.dtype == t:
+            z.consumed = True
+            return v.value
+        if z.dtype != t:
+            z.consumed = True
+            z = self.elementwise(lambda tr, x: tr.scalar(x, t, weak=False), [z])
+        return self.materialize(z).value
+
+    def contract(self, za, zb, t, name):
+        ka, kb = za.shape[-1], zb.shape[0] if zb.ndim == 1 else zb.shape[-2]
         a_rest, b_rest = list(za.shape[:-1]), list(zb.shape[1:]) if zb.ndim == 2 else []
         out_shape = a_rest + b_rest
         if out_shape:
