@@ -147,7 +147,7 @@ def _check_shadow(x: np.ndarray, dx):
         raise IradError(f"Duplicated shadow has shape {dx.shape} and dtype {dx.dtype}; it must have "
                         f"shape {x.shape} and dtype {want}",
                         hint="use Duplicated(x) to allocate a matching shadow")
-    if np.shares_memory(x, dx):
+    if np.may_share_memory(x, dx) and np.shares_memory(x, dx):
         raise IradError("Duplicated shadow shares memory with its array",
                         hint="give the shadow its own buffer, e.g. np.zeros_like(x)")
     return dx
@@ -182,23 +182,29 @@ class GradientProgram:
         self.out_tree, self.captured = traced.out_tree, traced.captured
         self.unoptimized = grad
         self.grad = optimize(grad, options)
-        self.run = make_runner(self.grad, target, options, shadow_parameters(self.grad, self.info))
+        self.call = make_caller(self.grad, target, options, shadow_parameters(self.grad, self.info))
 
     def __call__(self, leaves, shadows, seed):
-        outputs = self.run([*leaves, *self.captured, *shadows, seed])
+        outputs = self.call(*leaves, *self.captured, *shadows, seed)
         n = self.info.n_results
         return outputs[:n], outputs[n:]
 
 
-def make_runner(func, target, options, noalias_args=()):
-    """Run func in the interpreter or natively; noalias_args name arguments that share memory
-    with no other argument (gradient shadows), which the runtime checks and exploits."""
+def make_caller(func, target, options, noalias_args=()):
+    """A function of func's arguments that runs it in the interpreter or natively; noalias_args
+    name arguments that share memory with no other argument (gradient shadows), which the
+    runtime checks and exploits."""
     if target == "interpreter":
-        return lambda args: interpret(func, args)
+        return lambda *args: interpret(func, list(args))
     from .runtime import compile_func
-    native = compile_func(func, fastmath=options["fastmath"], boundscheck=options["boundscheck"],
-                          noalias_args=noalias_args)
-    return lambda args: native(*args)
+    return compile_func(func, fastmath=options["fastmath"], boundscheck=options["boundscheck"],
+                        noalias_args=noalias_args)
+
+
+def make_runner(func, target, options, noalias_args=()):
+    """`make_caller`, taking the arguments as one list."""
+    call = make_caller(func, target, options, noalias_args)
+    return lambda args: call(*args)
 
 
 def shadow_parameters(func, info) -> list:
@@ -253,6 +259,7 @@ class Differentiator:
         self.fn, self.target = fn, target
         self.options = {"fastmath": fastmath, "boundscheck": boundscheck, "cache": False}
         self.programs: dict = {}
+        self.flat_calls: dict = {}          # (first_element, *_flat_key of each argument) -> FlatCall
         self.lock = threading.Lock()
 
     def cached(self, key, build):
@@ -287,6 +294,13 @@ class Differentiator:
 
     def __call__(self, args, zero=True, first_element=False):
         """(value, gradient tuple) of fn at args."""
+        try:
+            key = (first_element, *map(_flat_key, args))
+            flat = self.flat_calls.get(key)
+        except IradError:                 # the general path reports it
+            key = flat = None
+        if flat is not None:
+            return flat(args, zero)
         split, primal_args, leaves, per_arg = annotate(args)
         kinds = [leaf.kind for leaf in leaves]
         prog = self.program(primal_args, kinds, first_element)
@@ -299,7 +313,79 @@ class Differentiator:
         value = rebuild_output(prog.out_tree, results)
         grad_tuple = tuple(_rebuild_gradient(v, mode, grads[s:e], shadow)
                            for (v, mode, shadow), (s, e) in zip(split, per_arg))
+        if key is not None and len(leaves) == len(args) and all(map(_is_flat, primal_args)):
+            self.flat_calls[key] = FlatCall(prog, args, leaves)
         return value, grad_tuple
+
+
+def _flat_key(arg):
+    """`signature_key` of an argument, seeing through its annotation."""
+    t = type(arg)
+    if t is Duplicated or t is Const or t is Active:
+        return t, signature_key(arg.val)
+    return signature_key(arg)
+
+
+def _is_flat(value) -> bool:
+    return children(value) is None and is_runtime_leaf(value)
+
+
+class FlatCall:
+    """A gradient call prepared for one signature whose arguments are each one runtime leaf
+    (an array or a number, bare or annotated): no tree walks per call, same results as the
+    general path (`Differentiator.__call__`).
+
+    Each argument's gradient is None, ("shadow", index of its shadow, user's shadow given) or
+    ("adjoint", index among the adjoints)."""
+
+    def __init__(self, prog: GradientProgram, args, leaves):
+        from .api import output_builder
+        self.call, self.captured, self.n = prog.call, prog.captured, prog.info.n_results
+        self.output = output_builder(prog.out_tree)
+        self.unwrap = [type(a) in (Duplicated, Const, Active) for a in args]
+        self.shadows = [(k, shadow_dtype(leaf.value.dtype)) for k, leaf in enumerate(leaves)
+                        if leaf.kind == "dup"]
+        self.user_shadows = [k for k, _ in self.shadows if type(args[k]) is Duplicated]
+        self.gradients, n_shadows, n_adjoints = [], 0, 0
+        for k, leaf in enumerate(leaves):
+            recipe = None
+            if leaf.kind == "dup":
+                recipe = ("shadow", n_shadows, type(args[k]) is Duplicated)
+                n_shadows += 1
+            elif leaf.kind == "active":
+                recipe = ("adjoint", n_adjoints)
+                n_adjoints += 1
+            has = prog.info.has_gradient[k]
+            self.gradients.append(recipe if has or (recipe and recipe[0] == "shadow" and recipe[2])
+                                  else None)
+        self.has_gradient = list(prog.info.has_gradient)
+
+    def __call__(self, args, zero):
+        values = [a.val if w else a for a, w in zip(args, self.unwrap)]
+        for k in self.user_shadows:
+            _check_shadow(values[k], args[k].dval)
+        shadows = [np.zeros(values[k].shape, dtype) for k, dtype in self.shadows]
+        outputs = self.call(*values, *self.captured, *shadows, 1.0)
+        adjoints = outputs[self.n:]
+        grads = []
+        for k, recipe in enumerate(self.gradients):
+            if recipe is None:
+                grads.append(None)
+            elif recipe[0] == "adjoint":
+                grads.append(float(adjoints[recipe[1]]))
+            elif recipe[2]:
+                grads.append(_accumulate(args[k].dval, shadows[recipe[1]], zero, self.has_gradient[k]))
+            else:
+                grads.append(shadows[recipe[1]])
+        return self.output(outputs), tuple(grads)
+
+
+def _accumulate(user, computed, zero, has):
+    """Add a computed gradient into the user's Duplicated shadow (zeroed first if zero)."""
+    if zero:
+        user[...] = 0
+    user += computed
+    return user if has else None
 
 
 class PullbackProgram:

@@ -30,31 +30,64 @@ from llvmlite import ir
 
 from .abi import I64, PTR, VOID, i64
 
-RELEASE_SYMBOL = "irad_release_caches"
-MIN_BYTES = 8                      # room for the capacity while parked
+RELEASE_SYMBOL = "irad_release_caches"      # () -> i64: frees every parked buffer, returns their bytes
+HITS_SYMBOL = "irad_cache_hits"             # () -> i64: takes that found a buffer, since loading
+MIN_BYTES = 8                               # room for the capacity while parked
 _NULL = ir.Constant(PTR, None)
 TAKEN = ir.LiteralStructType([PTR, I64])
 
 
 def new_slot(ml) -> ir.GlobalVariable:
     """A fresh empty slot, registered with the module's release function."""
-    slot = ir.GlobalVariable(ml.module, PTR, ml.module.get_unique_name("irad.slot"))
-    slot.linkage = "internal"
-    slot.initializer = _NULL
-    slot.align = 8
-    b = ir.IRBuilder()
-    b.position_before(_release(ml).blocks[0].terminator)
-    b.call(ml.declare("free", VOID, [PTR]), [b.atomic_rmw("xchg", slot, _NULL, "seq_cst")])
+    slot = _global(ml, "irad.slot", PTR, _NULL)
+    release = _exported(ml, RELEASE_SYMBOL, lambda b: b.ret(i64(0)))
+    block = release.blocks[0]
+    ret = block.terminator
+    block.instructions.remove(ret)
+    block.terminator = None
+    b = ir.IRBuilder(block)
+    b.ret(b.add(ret.operands[0], b.call(_clear_fn(ml), [slot])))
     return slot
 
 
-def _release(ml) -> ir.Function:
-    fn = ml.module.globals.get(RELEASE_SYMBOL)
+def _clear_fn(ml) -> ir.Function:
+    """irad.slot.clear(slot) -> i64: free the parked buffer, if any; its capacity or 0."""
+    def build(fn):
+        (slot,) = fn.args
+        b = ir.IRBuilder(fn.append_basic_block("entry"))
+        p = b.atomic_rmw("xchg", slot, _NULL, "seq_cst")
+        with b.if_then(b.icmp_unsigned("==", p, _NULL)):
+            b.ret(i64(0))
+        nbytes = b.load(p, typ=I64, align=8)
+        b.call(ml.declare("free", VOID, [PTR]), [p])
+        b.ret(nbytes)
+    return ml.helper("irad.slot.clear", I64, [PTR], build)
+
+
+def _global(ml, name, ty, init) -> ir.GlobalVariable:
+    g = ir.GlobalVariable(ml.module, ty, ml.module.get_unique_name(name))
+    g.linkage = "internal"
+    g.initializer = init
+    g.align = 8
+    return g
+
+
+def _exported(ml, name, finish) -> ir.Function:
+    """The module's function `name() -> i64` (created by `finish(builder)` if new)."""
+    fn = ml.module.globals.get(name)
     if fn is None:
-        fn = ir.Function(ml.module, ir.FunctionType(VOID, []), RELEASE_SYMBOL)
+        fn = ir.Function(ml.module, ir.FunctionType(I64, []), name)
         fn.attributes.add("nounwind")
-        ir.IRBuilder(fn.append_basic_block("entry")).ret_void()
+        finish(ir.IRBuilder(fn.append_basic_block("entry")))
     return fn
+
+
+def _hits(ml) -> ir.GlobalVariable:
+    name = "irad.slot.hits"
+    if name not in ml.module.globals:
+        counter = _global(ml, name, I64, i64(0))
+        _exported(ml, HITS_SYMBOL, lambda b: b.ret(b.load_atomic(counter, "monotonic", 8)))
+    return ml.module.globals[name]
 
 
 def take_fn(ml) -> ir.Function:
@@ -69,6 +102,7 @@ def take_fn(ml) -> ir.Function:
         b.position_at_end(empty)
         b.ret(ir.Constant(TAKEN, [None, 0]))
         b.position_at_end(full)
+        b.atomic_rmw("add", _hits(ml), i64(1), "monotonic")
         taken = b.insert_value(ir.Constant(TAKEN, ir.Undefined), p, 0)
         b.ret(b.insert_value(taken, b.load(p, typ=I64, align=8), 1))
     return ml.helper("irad.slot.take", TAKEN, [PTR], build)
