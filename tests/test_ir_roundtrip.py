@@ -322,10 +322,27 @@ func @tapes(%x: f64, %n: i64) -> (f64, i64) {
 }
 """)
 
+VIEWS = ir("""
+func @views(%m: array<f64,2,C>, %t: array<f32,3,strided>, %n: i64, %k: i64) -> f64 {
+  %mt = transpose %m (1, 0) : array<f64,2,strided>  # views.py:2:9
+  %tt = transpose %t (2, 0, 1) : array<f32,3,strided>
+  %same = transpose %m (0, 1) : array<f64,2,C>
+  %flat = reshape %m (%n) : array<f64,1,C>  # views.py:3:11
+  %cube = reshape %flat (%k, %n, %k) : array<f64,3,C>
+  %el = reshape %m () : array<f64,0,C>
+  %back = transpose %cube (2, 1, 0) : array<f64,3,strided>
+  check %n, %k {kind = "equal", message = "cannot reshape array of size {0} into shape ({1},)"}  # views.py:3:11
+  check %n, %k {kind = "broadcast", message = "operands could not be broadcast together with shapes ({0},) ({1},)"}
+  %x = load %el[] : f64
+  return %x
+}
+""")
+
 ALL_TEXTS = {
     "arith": SCALAR_ARITH, "int_arith": INT_ARITH, "logic": LOGIC, "consts": CONSTS,
     "casts": CASTS, "memory": MEMORY, "loops": LOOPS, "whiles": WHILES, "ifs": IFS,
     "calls": CALLS, "static_types": STATIC_TYPES, "locations": LOCATIONS, "tapes": TAPES,
+    "views": VIEWS,
 }
 
 UNARY_FLOAT = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp",
@@ -526,6 +543,33 @@ def test_type_text_roundtrip(t):
 
 
 # ---- parse errors ------------------------------------------------------------------
+
+def test_view_ops_type_rules():
+    """transpose needs a permutation; reshape views only C-layout arrays; check takes i64 extents."""
+    head = "func @f(%m: array<f64,2,C>, %s: array<f64,2,strided>, %n: i64, %x: f64) -> () {\n  "
+    for body, message in (("%t = transpose %m (0, 0) : array<f64,2,strided>", "perm"),
+                          ("%t = transpose %m (1, 0) : array<f64,2,C>", "array<f64,2,strided>"),
+                          ("%r = reshape %s (%n) : array<f64,1,C>", "C-layout"),
+                          ("%r = reshape %m (%x) : array<f64,1,C>", "i64"),
+                          ('check %n, %x {kind = "equal", message = ""}', "i64"),
+                          ('check %n, %n {kind = "less", message = ""}', "kind")):
+        with pytest.raises(irad.VerificationError, match=message):
+            irad.verify(irad.parse_ir(head + body + "\n  return\n}\n"))
+
+
+@pytest.mark.parametrize("text, message", [
+    ("func @f(%m: array<f64,2,C>) -> () {\n  %t = transpose %m (1, x) : array<f64,2,strided>\n  return\n}\n",
+     "line 2: expected an axis number, found 'x'"),
+    ("func @f(%m: array<f64,2,C>) -> () {\n  %t = transpose %m (-1, 0) : array<f64,2,strided>\n  return\n}\n",
+     "line 2: expected an axis number, found '-1'"),
+    ("func @f(%m: array<f64,2,C>) -> () {\n  %r = reshape %m [%m] : array<f64,1,C>\n  return\n}\n",
+     "line 2: expected '('"),
+])
+def test_view_parse_errors(text, message):
+    with pytest.raises(irad.ParseError) as e:
+        irad.parse_ir(text)
+    assert message in str(e.value)
+
 
 @pytest.mark.parametrize("text, message", [
     ("func @f() -> f64 {\n  return %x\n}\n", "line 2: use of undefined value %x"),

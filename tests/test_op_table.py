@@ -30,7 +30,7 @@ REQUIRED_OPS = set("""
 # Differentiable ops whose derivative the reverse/forward passes build
 # themselves (memory: shadows; see DESIGN.md §4) instead of a jvp/vjp slot.
 # Forward mode (JVP) of memory ops belongs to the forward-mode pass, not yet written.
-TANGENT_IN_PASSES = {"load", "store", "view", "copy", "fill"}
+TANGENT_IN_PASSES = {"load", "store", "view", "transpose", "reshape", "copy", "fill"}
 
 
 def slot_table() -> dict[str, list[str]]:
@@ -92,9 +92,27 @@ def test_terminators_and_regions_are_consistent():
 
 
 def test_memory_effects():
-    effects = {n: OPS[n].effect for n in ("alloc", "load", "store", "copy", "fill", "dim", "view")}
+    names = ("alloc", "load", "store", "copy", "fill", "dim", "view", "transpose", "reshape", "check")
+    effects = {n: OPS[n].effect for n in names}
     assert effects == {"alloc": "alloc", "load": "read", "store": "write", "copy": "write",
-                       "fill": "write", "dim": "none", "view": "none"}
+                       "fill": "write", "dim": "none", "view": "none", "transpose": "none",
+                       "reshape": "none", "check": "read"}
+
+
+def test_views_are_marked_as_such():
+    """View ops alias operand 0 (reverse mode, alias classes and the entry rely on is_view)."""
+    assert {n for n, d in OPS.items() if d.is_view} == {"view", "transpose", "reshape"}
+    for name in ("view", "transpose", "reshape"):
+        assert OPS[name].differentiable and OPS[name].llvm is not None, name
+
+
+def test_check_is_never_removed():
+    """A check has no results: dead-code elimination keeps it, LICM does not move it."""
+    from irad.passes.rewrite import has_side_effects
+    m = irad.parse_ir('func @f(%n: i64) -> () {\n  check %n, %n {kind = "equal", message = "m"}\n'
+                      '  return\n}\n')
+    op = m["f"].body.block.ops[0]
+    assert has_side_effects(op) and not OPS["check"].pure
 
 
 def test_every_differentiable_op_has_a_vjp_rule():
@@ -107,7 +125,7 @@ def test_differentiable_scalar_ops_have_jvp_rules():
 
 def test_memory_rules_are_marked_as_such():
     memory = {n for n, d in OPS.items() if d.extra.get("vjp_form") == "memory"}
-    assert memory == {"load", "store", "view", "copy", "fill"}
+    assert memory == {"load", "store", "view", "transpose", "reshape", "copy", "fill"}
 
 
 def test_float_math_ops_are_differentiable():
