@@ -81,9 +81,15 @@ class ArrayCreation:
         size = self.count(z, range(z.ndim))
         wanted = [static_int(d) == -1 for d in dims]
         dims = self.infer_extent(dims, size)
-        message = ("cannot reshape array of size {0} into shape "
-                   + self.reshape_template(dims, wanted))
-        self.emit_checks([Check(size, self.count_of(dims), 0, "equal", message)])
+        template = self.reshape_template(dims, wanted)
+        checks = [Check(size, self.count_of(dims), 0, "equal", "cannot reshape array of size {0} into shape "
+                        + template)]
+        if any(wanted):
+            known = self.count_of([d for d, w in zip(dims, wanted) if not w])
+            checks.insert(0, Check(self.max_of(known, 1), known, 0, "equal",
+                                   f"cannot reshape array into shape {template}: the other extents "
+                                   "multiply to {1}, so -1 cannot be inferred"))
+        self.emit_checks(checks)
         if isinstance(a, Array) and view:
             if a.type.layout == "C":
                 return Array(self.b.reshape(a.value, *[self.index(d).value for d in dims]), a.note)
