@@ -18,13 +18,22 @@ Invariants:
   keeps the larger of the two buffers and frees the other.
 - A buffer that leaves the call (a result array, a tape returned to
   Python) is never parked: Python owns it.
-- Retained memory: per site, the largest buffer of its recent calls (a
-  tape's final capacity, a scratch array's size), held until the slot is
-  taken again or `irad_release_caches()` (exported by every module that
-  has slots, see `RELEASE_SYMBOL`) frees them all. Its owner calls it
-  before unloading the module; it must not run while a call is in flight.
+- A scratch `alloc` takes the parked buffer only if it fits and wastes
+  at most its size plus 4 KiB (else frees it and mallocs), so a small
+  array never keeps a huge buffer alive.
+- Retained memory: per site, the buffer of its last call (a tape's final
+  capacity, at least the bytes pushed; a scratch array's size), so about
+  one call's tapes and scratch arrays per compiled function (the larger
+  one when threads race). It is held until the slot is taken again or
+  `irad_release_caches()` frees them all; every module with slots
+  defines it (`exported`), and its owner calls it before unloading the
+  module (`release_on_collect`); it must not run while a call is in
+  flight. `irad_cache_hits()` counts reuses (for tests and debugging).
 """
 from __future__ import annotations
+
+import ctypes
+import weakref
 
 from llvmlite import ir
 
@@ -137,3 +146,22 @@ def _build_park(ml, fn):
         with smaller:
             b.call(free, [old])
     b.ret_void()
+
+
+# ---- Python side ------------------------------------------------------------------------
+
+def exported(ml) -> list[str]:
+    """The cache functions this module defines, to export when linking it."""
+    return [name for name in (RELEASE_SYMBOL, HITS_SYMBOL) if name in ml.module.globals]
+
+
+def call(address: int) -> int:
+    """Call a module's `RELEASE_SYMBOL` or `HITS_SYMBOL` function by address."""
+    return ctypes.CFUNCTYPE(ctypes.c_int64)(address)()
+
+
+def release_on_collect(owner, tracker, symbols) -> None:
+    """Free the module's parked buffers when `owner`, which holds its library (`tracker`), is
+    collected; the finalizer keeps the library loaded until then."""
+    if RELEASE_SYMBOL in symbols:
+        weakref.finalize(owner, call, tracker[RELEASE_SYMBOL], tracker)
