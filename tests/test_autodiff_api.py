@@ -163,3 +163,69 @@ def test_check_gradient_passes_and_reports_mismatch():
 def test_nan_inputs_give_nan_gradients():
     g = irad.gradient(ap.mul3, AD, float("nan"), 1.0, 2.0)
     assert g[0] == 2.0 and all(v != v for v in g[1:])
+
+
+FLAT_CASES = [
+    (ap.mul3, lambda: (2.0, 3.0, 5.0)),
+    (ap.mul3, lambda: (irad.Active(2.0), irad.Const(3.0), 5.0)),
+    (ap.bool_arg, lambda: (1.5, True)),
+    (ap.int_power_sum, lambda: (np.array([7, 11]), 0, 0)),
+    (ap.uses_only_shape, lambda: (np.ones(3), 2.0)),
+    (ap.sumsq, lambda: (np.array([1.0, 2.0], dtype=np.float32),)),
+    (ap.sumsq, lambda: (irad.Duplicated(np.array([1.0, 2.0]), np.array([5.0, 5.0])),)),
+    (ap.mutates, lambda: (irad.Duplicated(np.array([1.0, 2.0])),)),
+]
+
+
+def _same(a, b):
+    if isinstance(a, tuple):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b)
+    return type(a) is type(b) and a == b
+
+
+@pytest.mark.parametrize("fn, make", FLAT_CASES)
+@pytest.mark.parametrize("zero", [True, False])
+def test_flat_arguments_take_the_prepared_path_with_the_same_results(fn, make, zero):
+    g = irad.jit_gradient(fn, value=True)
+    first = g(*make(), zero=zero)                   # the general path prepares the flat call
+    assert len(g.differentiator.flat_calls) == 1
+    args = make()
+    again = g(*args, zero=zero)                     # the prepared path
+    assert _same(again, first)
+    expected = irad.withgradient(fn, AD, *make(), zero=zero)
+    assert _same(again.val, expected.val) or np.isclose(again.val, expected.val)
+    for got, want in zip(again.grad, expected.grad):
+        assert (got is None) == (want is None)
+        if got is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-12)
+    for a, got in zip(args, again.grad):
+        if isinstance(a, irad.Duplicated):
+            assert got is a.dval
+
+
+def test_flat_path_accumulates_into_duplicated_shadows():
+    g = irad.jit_gradient(ap.sumsq)
+    x, dx = np.array([1.0, 2.0]), np.array([10.0, 10.0])
+    for _ in range(2):
+        assert g(irad.Duplicated(x, dx))[0] is dx
+        np.testing.assert_array_equal(dx, [2.0, 4.0])
+    g(irad.Duplicated(x, dx), zero=False)
+    np.testing.assert_array_equal(dx, [4.0, 8.0])
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3), np.zeros(2, dtype=np.float32), "alias"])
+def test_flat_path_rejects_a_bad_shadow(bad):
+    g = irad.jit_gradient(ap.sumsq)
+    x = np.ones(2)
+    g(irad.Duplicated(x, np.zeros(2)))
+    dx = x if isinstance(bad, str) else bad
+    with pytest.raises(irad.IradError):
+        g(irad.Duplicated(x, dx))
+
+
+def test_structured_arguments_are_not_prepared():
+    g = irad.jit_gradient(ap.pair_fn)
+    assert g(ap.Pair(2.0, 3.0)) == g(ap.Pair(2.0, 3.0)) == (ap.Pair(9.0, 12.0),)
+    assert not g.differentiator.flat_calls
