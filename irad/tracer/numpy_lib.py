@@ -496,8 +496,6 @@ def _hvstack(tracer, args, kwargs):
 def _np_reshape(tracer, args, kwargs):
     p = signature(_reshape_sig)(tracer, args, kwargs)
     shape = p["shape"] if p["shape"] is not None else p["newshape"]
-    if p["order"] != "C":
-        raise UnsupportedError("reshape: only order='C' is supported", tracer.loc)
     a = to_array(tracer, p["a"])
     if p["copy"] is False and isinstance(a, Array) and a.type.layout != "C" and a.type.ndim != 1:
         raise UnsupportedError("reshape(copy=False) of a strided array: irad copies it", tracer.loc,
