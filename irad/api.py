@@ -96,6 +96,13 @@ class Compiled:
             return self.native(*leaves)
         return interpret(self.optimized, leaves)
 
+    def dispatcher(self, args, fallback):
+        """A native builtin running this entry on flat arguments with exactly the signature
+        key of `args` (anything else goes to `fallback`), or None where there is none."""
+        if self.native is None or self.captured or not all(is_runtime_leaf(a) for a in args):
+            return None
+        return self.native.dispatcher(args, self.out_tree, fallback, output_builder(self.out_tree))
+
     def invoker(self, args):
         """A function of the call's arguments specialized to this entry's structure: flat
         arguments go straight to native code, results are rebuilt by a prepared closure."""
@@ -160,9 +167,16 @@ def rebuild_output(tree, results):
 
 
 class JitFunction:
+    """Calls go first to the native dispatcher of the most recently used specialization,
+    installed as the `__call__` of this instance's own class: it checks the arguments
+    natively against that specialization's signature key and hands anything else to
+    `_dispatch`, which computes the key, compiles if needed and switches the dispatcher."""
+
     def __init__(self, fn, target="cpu", cache=False, fastmath=False, boundscheck=True):
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+        if type(self) is JitFunction:
+            self.__class__ = type("JitFunction", (JitFunction,), {"__module__": __name__})
         functools.update_wrapper(self, fn)
         self.fn = fn
         self.target = target
@@ -194,6 +208,7 @@ class JitFunction:
                             hint="this is a bug in irad; please report it (IRAD_DEBUG=1 shows the "
                                  "full traceback)") from None
                     entry.invoke = entry.invoker(args)
+                    entry.fast = entry.dispatcher(args, self._dispatch)
                     self._compiled[key] = entry
         return entry
 
@@ -203,6 +218,7 @@ class JitFunction:
         path = cache.entry_path(directory, self.fn, key, self.options) if directory else None
         if path is not None:
             start = time.perf_counter()
+            cache.prepare_runtime(directory)
             hit = cache.load(path, self.fn)
             if hit is not None:
                 log.info("loaded %s from the disk cache in %.1f ms", self.fn.__qualname__,
@@ -214,11 +230,15 @@ class JitFunction:
             cache.store(path, entry.traced, entry.native, entry.out_tree)
         return entry
 
-    def __call__(self, *args):
+    def _dispatch(self, *args):
         entry = self._compiled.get(tuple(map(signature_key, args)))
         if entry is None:
             entry = self.specialization(args)
+        if entry.fast is not None and type(self) is not JitFunction:
+            type(self).__call__ = entry.fast
         return entry.invoke(args)
+
+    __call__ = _dispatch
 
     def ir(self, *args, stage: str = "typed") -> str:
         if stage in ("gradient", "gradient-unoptimized"):

@@ -11,6 +11,9 @@ inlined with a hash of their code. Loading re-resolves those lookups and
 compares them, so editing a helper in another module, rebinding a global
 constant or changing the type of a captured array misses the entry.
 
+The directory also holds the object code of the runtime's shared support
+library (runtime/support.py), keyed by its LLVM IR and the CPU.
+
 Invariants: anything wrong with an entry (truncated, corrupt, written by
 another version, stale) is a miss that recompiles and rewrites it, never
 an error; entries are written atomically.
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-MAGIC = b"irad-cache-1\n"
+MAGIC = b"irad-cache-2\n"
 
 
 def cache_dir(enabled: bool) -> Path | None:
@@ -72,6 +75,13 @@ def entry_path(directory: Path, fn, signature_key, options: dict) -> Path | None
     parts = [environment(), getattr(fn, "__module__", ""), fn.__qualname__, code_hash(code), sig,
              repr(sorted((k, v) for k, v in options.items() if k != "cache"))]
     return directory / (hashlib.sha256("\n".join(parts).encode()).hexdigest() + ".irad")
+
+
+def prepare_runtime(directory: Path) -> None:
+    """Load the runtime's shared support library from `directory` (built and stored there on
+    the first use), so that a warm process skips LLVM altogether."""
+    from .runtime.support import call_address
+    call_address(directory)
 
 
 def summarize(obj):

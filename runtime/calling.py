@@ -7,14 +7,12 @@ Invariants:
   its memory (freed with libc `free` when the last view of it dies); one
   that aliases an argument keeps that argument alive, and is the argument
   itself when it covers it exactly.
-- Three ways in, fastest first: the CPython-API wrapper (runtime/cpython.py,
-  a builtin installed as `__call__`); the ctypes path, which hands arrays to
-  the native Python entry as object pointers and scalars as ctypes values
-  (the wrapper's fallback); `call_raw`, which marshals in Python through
-  the C entry. All release the GIL during the native call. Anything the
-  native checks refuse takes a slow path that converts (ndarray
-  subclasses, NumPy scalars of another type) or raises a precise
-  `ArgumentError`.
+- Two ways in: the shared CPython-API wrapper (runtime/cpython.py and
+  support.py, a builtin installed as `__call__`), and `call_raw`, which
+  converts and checks in Python and calls the C entry through ctypes.
+  Both release the GIL during the native call. Anything the wrapper does
+  not take goes to `call_raw`, which converts (ndarray subclasses, NumPy
+  scalars of another type) or raises a precise `ArgumentError`.
 - Output buffers are per thread, so one function can run on many threads.
 """
 from __future__ import annotations
@@ -30,6 +28,7 @@ from irad.types import ArrayType, ScalarType, TapeType
 
 from . import entry as E
 from .abi import ERR_FIELDS
+from .cpython import LAYOUT_OK, lenient, make_callable, strict
 from .errors import ARGUMENT, ArgumentError, InvalidValueError, Site
 from .tapes import TapeHandle
 
@@ -214,13 +213,13 @@ class CompiledFunction:
     """A natively compiled IR function; call it like the function itself."""
 
     def __init__(self, signature: Signature, llvm_ir: str, llvm_ir_optimized: str, object_code: bytes,
-                 tracker, entry_address: int, pyentry_address: int | None,
-                 wrapper_address: int | None = None):
+                 tracker, entry_address: int, packed_address: int):
         self.signature = signature
         self.name = signature.name
         self.llvm_ir = llvm_ir
         self.llvm_ir_optimized = llvm_ir_optimized
         self.object_code = object_code
+        self.packed_address = packed_address
         self._asm = None
         self._tracker = tracker
         self._out = out_ctype(signature.result_types)
@@ -228,12 +227,11 @@ class CompiledFunction:
         self._tls = threading.local()
         raw = [c for t in signature.arg_types for c in _raw_ctypes(t)]
         self._entry = ctypes.CFUNCTYPE(ctypes.c_int32, *raw, ctypes.c_void_p)(entry_address)
-        self._pyentry = None
-        if pyentry_address is not None:
-            py = [ctypes.py_object if t.is_array else _raw_ctypes(t)[0] for t in signature.arg_types]
-            self._pyentry = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, *py, ctypes.c_void_p)(
-                pyentry_address)
-            self.__class__ = _specialize(self, wrapper_address)
+        if LAYOUT_OK:
+            desc = lenient(signature, packed_address, self._out)
+            call = make_callable(self.name, desc, self.call_raw, self._boxer(box_results), self._failed_handler,
+                                 tracker)
+            self.__class__ = type(f"Compiled_{self.name}", (CompiledFunction,), {"__call__": call})
 
     def __repr__(self) -> str:
         return f"<CompiledFunction @{self.name}>"
@@ -248,6 +246,24 @@ class CompiledFunction:
     def __call__(self, *args) -> list:
         return self.call_raw(*args)
 
+    def dispatcher(self, leaves, out_tree, fallback, output):
+        """A builtin that calls this function on arguments with the signature key of `leaves`
+        (exactly; anything else goes to `fallback`), returning `output(results)`, with a lone
+        scalar result built natively (runtime/cpython.py); None where no wrapper can be made."""
+        if not LAYOUT_OK:
+            return None
+        desc = strict(self.signature, self.packed_address, self._out, leaves, out_tree)
+        return make_callable(self.name, desc, fallback, self._boxer(lambda *a: output(box_results(*a))),
+                             self._failed_handler, self)
+
+    def _boxer(self, box):
+        out, types = self._out, self.signature.result_types
+        return lambda address, *args: box(out.from_address(address), args, types)
+
+    def _failed_handler(self, address, *args):
+        err = (ctypes.c_int64 * ERR_FIELDS).from_address(address)
+        return self._failed(err[0], err, args)
+
     def _buffers(self):
         buf = (ctypes.c_int64 * self._words)()
         bufs = (self._out.from_buffer(buf), (ctypes.c_int64 * ERR_FIELDS).from_buffer(buf),
@@ -260,25 +276,9 @@ class CompiledFunction:
             raise ArgumentError(f"@{self.name} takes {len(self.signature.arg_types)} arguments, "
                                 f"got {len(args)}")
 
-    def _invoke(self, args) -> list:
-        """The native Python entry on already converted arguments."""
-        res, err, addr = getattr(self._tls, "bufs", None) or self._buffers()
-        status = self._pyentry(_NDARRAY, *args, addr)
-        if status:
-            return self._failed(status, err, args, retry=False)
-        return box_results(res, args, self.signature.result_types)
-
-    def _convert_and_call(self, args) -> list:
-        self._arity(args)
-        sig = self.signature
-        converted = tuple(convert(sig, k, v, t) for k, (v, t) in enumerate(zip(args, sig.arg_types)))
-        return self._invoke(converted)
-
-    def _failed(self, status, err, args, retry=True):
+    def _failed(self, status, err, args):
         if status == ARGUMENT:
             k, reason = err[1], err[2]
-            if retry and reason == E.NOT_NDARRAY and isinstance(args[k], np.ndarray):
-                return self._convert_and_call(args)
             if reason == E.ALIASED:
                 sig = self.signature
                 raise InvalidValueError(f"{sig.where(k)} shares memory with {sig.where(err[3])}, but "
@@ -289,7 +289,8 @@ class CompiledFunction:
         raise site.exception(err[2], err[3])
 
     def call_raw(self, *args) -> list:
-        """Call through the C entry, marshalling in Python (the portable path)."""
+        """Call through the C entry, converting and checking in Python (the portable path, and
+        the fast path's fallback for what it does not take)."""
         self._arity(args)
         sig, flat, arrays = self.signature, [], []
         for k, (v, t) in enumerate(zip(args, sig.arg_types)):
@@ -306,11 +307,8 @@ class CompiledFunction:
         res, err, addr = getattr(self._tls, "bufs", None) or self._buffers()
         status = self._entry(*flat, addr)
         if status:
-            return self._failed(status, err, arrays, retry=False)
+            return self._failed(status, err, arrays)
         return box_results(res, arrays, sig.result_types)
-
-
-_NDARRAY = id(np.ndarray)
 
 
 def _raw_ctypes(t) -> list:
@@ -319,59 +317,3 @@ def _raw_ctypes(t) -> list:
     if isinstance(t, TapeType):
         return [ctypes.c_void_p]
     return [ctypes.c_void_p] + [ctypes.c_int64] * (2 * t.ndim)
-
-
-def _specialize(cf: CompiledFunction, wrapper_address: int | None) -> type:
-    """A subclass whose `__call__` is the CPython wrapper (if built) or a ctypes
-    call generated for this signature."""
-    sig = cf.signature
-    names = ", ".join(f"a{k}" for k in range(len(sig.arg_types)))
-    packed = f"({names},)" if sig.arg_types else "()"
-    if all(t.is_scalar for t in sig.result_types):
-        converters = {f"_c{j}": t.numpy.type for j, t in enumerate(sig.result_types)}
-        result = "[" + ", ".join(f"_c{j}(res.r{j})" for j in range(len(sig.result_types))) + "]"
-    else:
-        converters = {}
-        result = f"_box(res, {packed}, _types)"
-    guards = "".join(f"    if type(a{k}) is not _Tape or a{k}.element != _e{k}:\n"
-                     f"        return self._convert_and_call({packed})\n"
-                     for k, t in enumerate(sig.arg_types) if isinstance(t, TapeType))
-    elements = {f"_e{k}": t.element for k, t in enumerate(sig.arg_types) if isinstance(t, TapeType)}
-    source = (
-        f"def __call__(self{', ' if names else ''}{names}):\n"
-        f"{guards}"
-        f"    try:\n"
-        f"        res, err, addr = _tls.bufs\n"
-        f"    except AttributeError:\n"
-        f"        res, err, addr = self._buffers()\n"
-        f"    try:\n"
-        f"        status = _py(_nd{', ' if names else ''}{names}, addr)\n"
-        f"    except _ctypes_error:\n"
-        f"        return self._convert_and_call({packed})\n"
-        f"    if status:\n"
-        f"        return self._failed(status, err, {packed})\n"
-        f"    return {result}\n")
-    scope = {"_tls": cf._tls, "_py": cf._pyentry, "_nd": _NDARRAY, "_ctypes_error": ctypes.ArgumentError,
-             "_box": box_results, "_types": sig.result_types, "_Tape": TapeHandle, **elements, **converters}
-    exec(compile(source, f"<irad call @{sig.name}>", "exec"), scope)
-    members = {"__call__": scope["__call__"], "_ctypes_call": scope["__call__"]}
-    if wrapper_address is not None:
-        members["__call__"] = _wrapper_callable(cf, wrapper_address)
-    return type(f"Compiled_{sig.name}", (CompiledFunction,), members)
-
-
-def _wrapper_callable(cf: CompiledFunction, address: int):
-    from .cpython import make_callable
-    types, out = cf.signature.result_types, cf._out
-
-    def fallback(*args):                   # unusual arguments: convert with NumPy's rules
-        return cf._convert_and_call(args)
-
-    def box(address, *args):
-        return box_results(out.from_address(address), args, types)
-
-    def failed(address, *args):
-        err = (ctypes.c_int64 * ERR_FIELDS).from_address(address)
-        return cf._failed(err[0], err, args)
-
-    return make_callable(address, cf.name, fallback, box, failed, cf._tracker)

@@ -12,14 +12,12 @@ Invariants:
   (`abi.out_type`); an array result holds data, base, owner (the index of the argument whose data pointer is
   its base, or -1 when its base is a fresh allocation now owned by the
   caller), shape and strides. On failure `out` holds the error record.
-- `irad.pyentry.<name>(ptr ndarray_type, objects/scalars..., ptr out)`
-  takes NumPy arrays as `PyObject*` and reads their fields directly (the
-  offsets are verified against NumPy at import, see `ndarray_layout`). It
-  checks type, ndim, dtype, byte order, alignment, C-contiguity for layout
-  "C", writeability for arrays the function may write, and strides that
-  are whole elements; a failed check returns ARGUMENT with the record
-  (status, argument index, reason, detail). It holds no reference and
-  touches no interpreter state, so it runs without the GIL.
+- `irad.packed.<name>(ptr slots, ptr out) -> i32` is the C entry with
+  its arguments read from i64 slots, one per C-ABI value: what the shared
+  CPython wrapper (runtime/support.py) calls after unboxing. NumPy's
+  ndarray and dtype field offsets that the wrapper reads are verified
+  against NumPy at import (`ndarray_layout`); the argument reasons
+  (NOT_NDARRAY ... ALIASED) name what a failed check refused.
 """
 from __future__ import annotations
 
@@ -47,8 +45,8 @@ def entry_name(name: str) -> str:
     return f"irad.entry.{name}"
 
 
-def pyentry_name(name: str) -> str:
-    return f"irad.pyentry.{name}"
+def packed_name(name: str) -> str:
+    return f"irad.packed.{name}"
 
 
 # ---- NumPy's object layout ---------------------------------------------------------
@@ -262,102 +260,16 @@ def _store_results(ml, b, func, ctx, result, out, datas):
     b.call(arena.release_fn(ml), [ctx, keep, i64(nkeep)])
 
 
-# ---- the Python entry --------------------------------------------------------------
+# ---- the packed entry --------------------------------------------------------------
 
-def pyentry_params(func: Func) -> list[ir.Type]:
-    return [PTR if a.type.is_array else abi_types(a.type)[0] for a in func.args]
-
-
-class Unboxer:
-    """Reads and checks NumPy arrays given as `PyObject*` (see the module invariants).
-
-    Subclasses decide what a failed check does (`reject`) and provide
-    `fn`, `b` and the ndarray type pointer `ndarray_type`."""
-
-    fn: ir.Function
-    b: ir.IRBuilder
-    ndarray_type: ir.Value
-    written: frozenset
-
-    def reject(self, arg: int, reason: int, detail) -> None:
-        raise NotImplementedError
-
-    def field(self, ptr, offset, ty):
-        return self.b.load(self.b.gep(ptr, [i64(offset)], source_etype=I8), typ=ty)
-
-    def require(self, ok, arg: int, reason: int, detail=None) -> None:
-        b = self.b
-        bad, good = self.fn.append_basic_block("bad_arg"), self.fn.append_basic_block("arg_ok")
-        b.cbranch(ok, good, bad).set_weights([1 << 20, 1])
-        b.position_at_end(bad)
-        self.reject(arg, reason, detail if detail is not None else i64(0))
-        b.position_at_end(good)
-
-    def unbox(self, k: int, obj, t) -> list:
-        """C-ABI values (data, shape..., strides...) of array argument k."""
-        b, lay = self.b, LAYOUT
-        is_ndarray = b.icmp_unsigned("==", self.field(obj, lay.ob_type, PTR), self.ndarray_type)
-        self.require(is_ndarray, k, NOT_NDARRAY)
-        nd = self.field(obj, lay.nd, I32)
-        self.require(b.icmp_signed("==", nd, ir.Constant(I32, t.ndim)), k, NDIM, b.sext(nd, I64))
-        descr = self.field(obj, lay.descr, PTR)
-        num = self.field(descr, lay.descr_type_num, I32)
-        known = ir.Constant(ir.IntType(1), 0)
-        for n in type_nums(t.dtype):
-            known = b.or_(known, b.icmp_signed("==", num, ir.Constant(I32, n)))
-        self.require(known, k, DTYPE, b.sext(num, I64))
-        order = self.field(descr, lay.descr_byteorder, I8)
-        self.require(b.icmp_unsigned("!=", order, ir.Constant(I8, SWAPPED[0])), k, BYTEORDER)
-        flags = self.field(obj, lay.flags, I32)
-        for flag, reason, wanted in ((NPY_ALIGNED, MISALIGNED, True),
-                                     (NPY_C_CONTIGUOUS, NOT_CONTIGUOUS, t.layout == "C"),
-                                     (NPY_WRITEABLE, READONLY, k in self.written)):
-            if wanted:
-                bit = b.and_(flags, ir.Constant(I32, flag))
-                self.require(b.icmp_unsigned("!=", bit, ir.Constant(I32, 0)), k, reason)
-        return [self.field(obj, lay.data, PTR)] + self.extents(k, obj, t)
-
-    def extents(self, k, obj, t) -> list:
-        b, lay = self.b, LAYOUT
-        dims, strides = self.field(obj, lay.dims, PTR), self.field(obj, lay.strides, PTR)
-        shape = [b.load(b.gep(dims, [i64(m)], source_etype=I64), typ=I64) for m in range(t.ndim)]
-        if t.layout == "C":
-            return shape + [i64(0)] * t.ndim
-        size, out = itemsize(t.dtype), []
-        for m in range(t.ndim):
-            s = b.load(b.gep(strides, [i64(m)], source_etype=I64), typ=I64)
-            whole = b.icmp_signed("==", b.and_(s, i64(size - 1)), i64(0))
-            self.require(whole, k, STRIDE, s)
-            out.append(b.ashr(s, i64(size.bit_length() - 1)))
-        return shape + out
-
-
-class _PyEntry(Unboxer):
-    def __init__(self, ml, func: Func, entry: ir.Function):
-        self.func, self.entry = func, entry
-        params = [PTR] + pyentry_params(func) + [PTR]
-        self.fn = ir.Function(ml.module, ir.FunctionType(I32, params), pyentry_name(func.name))
-        self.fn.attributes.add("nounwind")
-        self.b = ir.IRBuilder(self.fn.append_basic_block("entry"))
-        self.ndarray_type, self.out = self.fn.args[0], self.fn.args[-1]
-        self.written = written_args(func.name, ml.funcs)
-
-    def reject(self, arg, reason, detail) -> None:
-        b = self.b
-        for j, v in enumerate([i64(ARGUMENT), i64(arg), i64(reason), detail, i64(0)]):
-            b.store(v, b.gep(self.out, [i64(j)], source_etype=I64))
-        b.ret(ir.Constant(I32, ARGUMENT))
-
-    def build(self) -> ir.Function:
-        args = []
-        for k, (a, p) in enumerate(zip(self.func.args, self.fn.args[1:-1])):
-            args += self.unbox(k, p, a.type) if a.type.is_array else [p]
-        self.b.ret(self.b.call(self.entry, args + [self.out]))
-        return self.fn
-
-
-def build_pyentry(ml, func: Func, entry: ir.Function) -> ir.Function | None:
-    """The Python entry, or None when NumPy's layout could not be verified."""
-    if LAYOUT is None:
-        return None
-    return _PyEntry(ml, func, entry).build()
+def build_packed(ml, func: Func, entry: ir.Function) -> ir.Function:
+    """`irad.packed.<name>(ptr slots, ptr out) -> i32`: the C entry with each C-ABI value read
+    from its own i64 slot (scalars stored in their memory type at the slot's start)."""
+    fn = ir.Function(ml.module, ir.FunctionType(I32, [PTR, PTR]), packed_name(func.name))
+    fn.attributes.add("nounwind")
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    slots, out = fn.args
+    types = [t for a in func.args for t in abi_types(a.type)]
+    params = [b.load(b.gep(slots, [i64(k)], source_etype=I64), typ=t) for k, t in enumerate(types)]
+    b.ret(b.call(entry, params + [out]))
+    return fn
