@@ -338,11 +338,20 @@ func @views(%m: array<f64,2,C>, %t: array<f32,3,strided>, %n: i64, %k: i64) -> f
 }
 """)
 
+LINALG = ir("""
+func @linalg(%a: array<f64,2,C>, %b: array<f64,2,strided>, %c: array<f64,2,C>, %s: array<f32,2,C>) -> () {
+  gemm %a, %b, %c {alpha = 1.0, beta = 0.0, trans_a = false, trans_b = false}  # linalg.py:2:9
+  gemm %b, %a, %c {alpha = -0.5, beta = 1.0, trans_a = true, trans_b = true}
+  gemm %s, %s, %s {alpha = 2.0, beta = 0.25, trans_a = false, trans_b = true}
+  return
+}
+""")
+
 ALL_TEXTS = {
     "arith": SCALAR_ARITH, "int_arith": INT_ARITH, "logic": LOGIC, "consts": CONSTS,
     "casts": CASTS, "memory": MEMORY, "loops": LOOPS, "whiles": WHILES, "ifs": IFS,
     "calls": CALLS, "static_types": STATIC_TYPES, "locations": LOCATIONS, "tapes": TAPES,
-    "views": VIEWS,
+    "views": VIEWS, "linalg": LINALG,
 }
 
 UNARY_FLOAT = ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "exp",

@@ -30,7 +30,7 @@ REQUIRED_OPS = set("""
 # Differentiable ops whose derivative the reverse/forward passes build
 # themselves (memory: shadows; see DESIGN.md §4) instead of a jvp/vjp slot.
 # Forward mode (JVP) of memory ops belongs to the forward-mode pass, not yet written.
-TANGENT_IN_PASSES = {"load", "store", "view", "transpose", "reshape", "copy", "fill"}
+TANGENT_IN_PASSES = {"load", "store", "view", "transpose", "reshape", "copy", "fill", "gemm"}
 
 
 def slot_table() -> dict[str, list[str]]:
@@ -125,7 +125,7 @@ def test_differentiable_scalar_ops_have_jvp_rules():
 
 def test_memory_rules_are_marked_as_such():
     memory = {n for n, d in OPS.items() if d.extra.get("vjp_form") == "memory"}
-    assert memory == {"load", "store", "view", "transpose", "reshape", "copy", "fill"}
+    assert memory == {"load", "store", "view", "transpose", "reshape", "copy", "fill", "gemm"}
 
 
 def test_float_math_ops_are_differentiable():
