@@ -720,8 +720,8 @@ def encloses(op: Op, block: Block) -> bool:
 
 def unfollowable_array(a: Value) -> UnsupportedError:
     """The error for an active array reverse mode cannot give a shadow."""
-    if isinstance(a, BlockArg):
-        loop = a.block.parent.parent
+    loop = a.block.parent.parent if isinstance(a, BlockArg) else a.op
+    if loop.name in ("for", "while"):
         return UnsupportedError(
             "reverse mode cannot follow this loop-carried array: the loop writes into it in place, "
             "swaps it with another array, or keeps its old value in another variable", loop.loc,

@@ -54,3 +54,22 @@ def newton(c):
     while abs(x * x - c) > 1e-12:
         x = 0.5 * (x + c / x)
     return x
+
+
+def packed_triangle(x, lower):
+    """GMM's packed lower triangle: `idx` is an induction variable of the inner loop
+    (recomputed, not taped), and `x[i]` is read unchanged by every inner iteration (taped
+    once per outer iteration, before the inner loop)."""
+    n = len(x)
+    y = np.zeros(n)
+    idx = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            y[j] += lower[idx] * x[i]
+            idx += 1
+    for i in range(n):
+        x[i] = 0.0
+    s = 0.0
+    for j in range(n):
+        s += y[j] * y[j]
+    return s

@@ -359,7 +359,25 @@ def g_fill_zero(x):
 def g_nan_passthrough(x): return x * 2.0
 
 
+def g_packed_triangle(x, lower, w):
+    """GMM's packed triangle: an integer induction variable indexes `lower`, and x[i]
+    is read, unchanged, by every inner iteration."""
+    n = len(x)
+    y = np.zeros(n)
+    idx = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            y[j] += lower[idx] * x[i] * w
+            idx += 1
+        x[i] = math.sin(x[i])
+    s = 0.0
+    for j in range(n):
+        s += y[j] * y[j] + x[j]
+    return s
+
+
 CASES = [
+    ("packed_triangle", g_packed_triangle, lambda: (vec(5), vec(10), 0.7)),
     ("poly", g_poly, lambda: (1.3, -0.7, 2.1)),
     ("math", g_math, lambda: (0.8, 0.3)),
     ("math2", g_math2, lambda: (0.4,)),

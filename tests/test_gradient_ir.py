@@ -18,6 +18,7 @@ ARGS = {
     "gauss_seidel": lambda: (np.ones(6), 0.3),
     "scale_then_sum": lambda: (np.ones(4), 2.0),
     "newton": lambda: (2.0,),
+    "packed_triangle": lambda: (np.ones(4), np.ones(6)),
 }
 
 
@@ -54,3 +55,6 @@ def test_tape_bytes_are_exactly_the_overwritten_values():
     # Gauss-Seidel: u[i] before it is overwritten, once per interior point and sweep
     assert tape_bytes(programs.gauss_seidel, np.ones(n), 0.3) == 8 * (n - 2) * 3
     assert tape_bytes(programs.scale_then_sum, np.ones(n), 2.0) == 8 * n
+    # the packed triangle: x[i] once per outer iteration and one outer carried index,
+    # not one of each per inner iteration (n(n-1)/2)
+    assert tape_bytes(programs.packed_triangle, np.ones(n), np.ones(n * (n - 1) // 2)) == 8 * n * 2
