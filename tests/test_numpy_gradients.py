@@ -162,3 +162,21 @@ def test_gradient_of_a_mutating_function_is_the_initial_contents_gradient():
     gx, gy = irad.gradient(g_mutates, x.copy(), y.copy())
     np.testing.assert_allclose(gx, y)
     np.testing.assert_allclose(gy, x + 2 * y)
+
+
+def g_view_mutates(x, y):
+    t = x.T
+    t *= y
+    x.reshape(-1)[::2] += 1.0
+    return np.sum(x ** 2)
+
+
+@pytest.mark.parametrize("mode", ["native", "interpreter"])
+def test_gradient_through_writes_into_an_argument_via_views(mode):
+    x, y = mat(3, 4), vec(3)
+    args = (irad.AutoInterpreter(),) if mode == "interpreter" else ()
+    gx, gy = irad.gradient(g_view_mutates, *args, x.copy(), y.copy())
+    x1 = x * y[:, None]
+    x1.reshape(-1)[::2] += 1.0
+    np.testing.assert_allclose(gx, 2 * x1 * y[:, None], rtol=1e-12)
+    np.testing.assert_allclose(gy, np.sum(2 * x1 * x, axis=1), rtol=1e-12)
