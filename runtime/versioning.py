@@ -21,9 +21,11 @@ Invariants:
   may be false when no check fails (an overflow, a zero step, a guard
   that an inner loop's emptiness provides): then the checked copy runs.
 - The checked copy is the unversioned lowering of the very same loop,
-  outlined as a cold, minsize, noinline function of the loop's free
+  outlined as a cold, noinline, optnone function of the loop's free
   values, so a failing program raises exactly the error, index and source
-  location it raises unhoisted, after exactly the same side effects.
+  location it raises unhoisted, after exactly the same side effects. It
+  is not optimized (optnone: it costs LLVM almost no compile time); it
+  runs only when the precondition fails, mostly on the way to an error.
 - Promoted tapes (`LoopPlan.pushes`/`pops`) have their data pointer, length
   and cursor loaded once before the loop and written back once after it;
   pushes reserve room for all of the loop's pushes before it starts, so
@@ -295,7 +297,7 @@ def checked_copy(L, op):
     name = f"irad.checked.{L.func.name}.{len(ml.checked_copies)}"
     fn = ir.Function(ml.module, ir.FunctionType(ret, [PTR] + params), name)
     fn.linkage = "internal"
-    for attr in ("nounwind", "noinline", "cold", "minsize", "optsize"):
+    for attr in ("nounwind", "noinline", "cold", "optnone"):
         fn.attributes.add(attr)
     ml.checked_copies[key] = (fn, free)
     S = FuncLowering(ml, L.func, fn, versioning=False, result_types=[r.type for r in op.results],
