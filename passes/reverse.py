@@ -74,7 +74,8 @@ class Context:
 
 
 class Reverser:
-    def __init__(self, func: Func, activity: Activity, dup_args, active_args, seeded_results):
+    def __init__(self, func: Func, activity: Activity, dup_args, active_args, seeded_results,
+                 free=frozenset()):
         self.source, self.act = func, activity
         self.dup_args, self.active_args, self.seeded = dup_args, active_args, seeded_results
         self.top_block = func.body.block
@@ -85,6 +86,9 @@ class Reverser:
         self.while_counts: dict = {}
         self.extents: dict = {}
         self.hoisted: dict = {}
+        self.free = free                  # primal values known to be taped: free to recompute from
+        self.taped_leaves: set = set()    # taped values that cannot be recomputed
+        self.taped_others: set = set()
         self.reload_ok = reloadable_loads(func, activity)
 
     # ---- building the gradient Func ----
@@ -188,7 +192,7 @@ class Reverser:
         if v in seen or defining_block(v) is self.top_block or v in self.extra_defs:
             return set()
         seen.add(v)
-        if v in self.context_of(defining_block(v)).cache:
+        if v in self.free or v in self.context_of(defining_block(v)).cache:
             return set()
         if v.type.is_array and (isinstance(v, BlockArg) or not self.recomputable(v.op)):
             return {v, ("untapeable", v)}          # arrays are never taped: too costly
@@ -215,7 +219,10 @@ class Reverser:
         """Recompute v when that costs at most one tape, else tape v itself."""
         if isinstance(v, BlockArg):
             induction = self.induction(v, ctx)
-            return induction if induction is not None else self.tape(self.fwd[v], ctx)
+            if induction is not None:
+                return induction
+            self.taped_leaves.add(v)
+            return self.tape(self.fwd[v], ctx)
         op = v.op
         if op.name == "dim":
             return self.extent(op.operands[0], op.attrs["axis"], ctx)
@@ -223,6 +230,7 @@ class Reverser:
             loop = self.invariant_loop(op)
             if loop is not None:
                 return self.primal(self.hoisted_load(op, loop))
+            (self.taped_others if self.recomputable(op) else self.taped_leaves).add(v)
             return self.tape(self.fwd[v], ctx)
         operands = [self.primal(x) for x in op.operands]
         new = Op(op.name, operands, [r.type for r in op.results], op.attrs, loc=op.loc,
@@ -824,8 +832,16 @@ def reverse(func: Func, active_args, dup_args, seeded_results, name: str | None 
     which = {"active_args": list(active_args), "dup_args": list(dup_args), "seeded": list(seeded_results)}
     func = home_carried_arrays(func, PassOptions(extra=MappingProxyType(which)))
     act = Activity(func, list(active_args), list(dup_args), list(seeded_results))
+    name = name or f"{func.name}.grad"
     rev = Reverser(func, act, list(dup_args), list(active_args), list(seeded_results))
-    return rev.build(name or f"{func.name}.grad")
+    built = rev.build(name)
+    if rev.taped_leaves and rev.taped_others:
+        # Leaves taped anyway are free inputs to recomputation: a second build recomputes
+        # what the first taped only because its inputs were not yet known to be taped.
+        rev = Reverser(func, act, list(dup_args), list(active_args), list(seeded_results),
+                       free=frozenset(rev.taped_leaves))
+        built = rev.build(name)
+    return built
 
 
 __all__ = ["reverse", "GradientInfo"]

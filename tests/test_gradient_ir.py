@@ -57,4 +57,6 @@ def test_tape_bytes_are_exactly_the_overwritten_values():
     assert tape_bytes(programs.scale_then_sum, np.ones(n), 2.0) == 8 * n
     # the packed triangle: x[i] once per outer iteration and one outer carried index,
     # not one of each per inner iteration (n(n-1)/2)
+    # stage values are recomputed from the taped y[i] rather than taped themselves
+    assert tape_bytes(programs.midpoint_steps, np.ones(n), 0.5, 0.1) == 8 * n * 3
     assert tape_bytes(programs.packed_triangle, np.ones(n), np.ones(n * (n - 1) // 2)) == 8 * n * 2
