@@ -16,7 +16,7 @@ TARGETS = ("interpreter", "cpu")
 
 
 def allocs(fn, *args, dtype="f64"):
-    """The non-check allocations in fn's optimized IR (checks allocate empty i1 arrays)."""
+    """The allocations of `dtype` arrays in fn's optimized IR."""
     text = irad.jit(fn).ir(*args, stage="optimized")
     return len(re.findall(rf"= alloc .*: array<{dtype},", text))
 

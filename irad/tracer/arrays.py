@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from ..errors import TypingError
 from ..ir import Block, Region
-from ..types import I1, I64, ArrayType
+from ..types import I64, ArrayType
 from .control import flatten
 from .lazy import (Bound, Check, Lazy, broadcast_message, broadcast_shape, may_alias, same_extent,
                    same_value, show_shape, static_int)
@@ -77,7 +77,8 @@ class ArrayExpressions:
         return self.new_lazy(shape, a.type.dtype, elem, ((value, True),), simple=True)
 
     def extent(self, a, k: int):
-        """Extent k of array value `a`: a static int, an alloc's operand, or a `dim`."""
+        """Extent k of array value `a`: a static int, an alloc's or reshape's operand (read through
+        views), or a `dim`."""
         op = getattr(a, "op", None)
         if op is not None and op.name == "alloc":
             return self.known_extent(Scalar(op.operands[k], True, 0))
