@@ -52,7 +52,7 @@ class Signature:
     written: frozenset
     fastmath: bool
     boundscheck: bool
-    symbols: tuple = ()          # exported: C entry, then Python entry and wrapper if built
+    symbols: tuple = ()          # exported: C entry, then packed entry
     noalias: frozenset = frozenset()   # array arguments that may not overlap any other argument
 
     @classmethod

@@ -27,7 +27,7 @@ import struct
 
 import numpy as np
 
-from irad.types import ArrayType, ScalarType, TapeType
+from irad.types import ArrayType, ScalarType
 
 from . import entry as E
 from . import support as R
