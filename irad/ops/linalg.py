@@ -19,9 +19,12 @@ Invariants:
   rounding, not bit for bit (summation order differs).
 - The VJP (memory form, see irad/ops/memory.py) is two more gemms that
   accumulate (beta = 1) into the shadows of a and b, then scales c's
-  shadow by beta. It needs a and b as they were when the gemm ran: if a
-  write may change one afterwards, reverse mode raises UnsupportedError
-  (`rev.unchanged_operand`) rather than read the new values.
+  shadow by beta. It needs a and b as they were when the gemm ran: a gemm
+  whose operand a write may change afterwards (or that is allocated inside
+  a loop) is expanded into loops before reverse mode (`expand_gemm`,
+  passes/reverse.py `expand_overwritten_products`), which tapes the
+  elements it needs; `rev.unchanged_operand` refuses (UnsupportedError)
+  rather than ever read overwritten values.
 """
 from __future__ import annotations
 
@@ -109,6 +112,43 @@ def _scale_shadow(rev, c, dc, beta: float):
     rev.for_each_element(c, element)
 
 
+def expand_gemm(b, op) -> None:
+    """Emit op as loops with `b` (loads, stores and an accumulator per element of c), for
+    reverse mode when an operand may be overwritten after the product: it then tapes the
+    loads it needs element by element (passes/reverse.py `expand_overwritten_products`)."""
+    from ..ir import Block, Builder, Region
+    from ..types import I64
+    a, bm, c = op.operands
+    ta, tb, alpha, beta = (op.attrs[k] for k in ("trans_a", "trans_b", "alpha", "beta"))
+    t = c.type.dtype
+    zero, one = b.const(0, I64), b.const(1, I64)
+    extents = [b.dim(c, axis=0), b.dim(c, axis=1), b.dim(a, axis=0 if ta else 1)]
+
+    def loop(outer, extent, body, carried=()):
+        block = Block([I64] + [v.type for v in carried])
+        inner = Builder(block, loc=op.loc)
+        out = body(inner, block.args[0], *block.args[1:])
+        inner.emit("yield", *out)
+        return outer.emit("for", zero, extent, one, *carried, regions=[Region([block])])
+
+    def element(bi, i, j):
+        def step(bp, p, acc):
+            x = bp.load(a, *((p, i) if ta else (i, p)))
+            y = bp.load(bm, *((j, p) if tb else (p, j)))
+            return [bp.add(acc, bp.mul(x, y))]
+        total = loop(bi, extents[2], step, [bi.const(0.0, t)])
+        if alpha != 1.0:
+            total = bi.mul(bi.const(alpha, t), total)
+        if beta != 0.0:
+            total = bi.add(total, bi.mul(bi.const(beta, t), bi.load(c, i, j)))
+        bi.store(total, c, i, j)
+        return []
+    def row(bi, i):
+        loop(bi, extents[1], lambda bj, j: element(bj, i, j))
+        return []
+    loop(b, extents[0], row)
+
+
 define("gemm", _gemm_rule, effect="write", evaluate=_gemm_eval, differentiable=True,
-       llvm=Special("gemm"), vjp=_gemm_vjp, extra={"vjp_form": "memory", "writes": 2},
+       llvm=Special("gemm"), vjp=_gemm_vjp, extra={"vjp_form": "memory", "writes": 2, "expand": expand_gemm},
        notes="c[...] = alpha * op(a) @ op(b) + beta * c; op(x) = x.T if trans_x; c overlaps neither")
