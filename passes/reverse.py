@@ -11,14 +11,9 @@ contents, on exit they hold the gradient of its initial contents, as in
 Enzyme); one seed per seeded result (a scalar, or an array for an array
 result). Results: the primal results, then one adjoint per Active argument.
 
-How the reverse sweep gets a primal value it needs (`primal`):
-- values of the function's top-level block: directly, the forward sweep
-  defined them and they dominate the reverse sweep;
-- inside loops and branches: recomputed when pure, re-loaded when no store
-  may overwrite the location after the load, otherwise popped from a tape
-  that the forward sweep pushed the value onto. Every tape is a separate
-  stack, so pushes and pops pair up whatever the nesting. Nothing is taped
-  that no derivative rule asks for: linear code needs no primal values.
+How the reverse sweep gets a primal value it needs (`primal`): recomputed,
+re-loaded or taped, cheapest first; see passes/primal_values.py. Nothing is
+taped that no derivative rule asks for: linear code needs no primal values.
 
 Memory: the rules live with the ops (irad/ops/memory.py): `load`
 accumulates into the shadow; `store` reads and zeroes the shadow slot.
@@ -31,7 +26,7 @@ reverse sweep could observe overwritten.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from ..errors import UnsupportedError
@@ -40,6 +35,7 @@ from ..types import F32, F64, I64, ArrayType, TapeType
 from .activity import Activity, defining_block, is_numeric, written_array
 from .carried_arrays import home_carried_arrays
 from .driver import PassOptions
+from .primal_values import Context, PrimalValues, program_order, reloadable_loads, trip_count
 
 
 def adjoint_type(t):
@@ -63,18 +59,9 @@ class GradientInfo:
     boundary: int = 0             # index of the first top-level op of the reverse sweep
 
 
-@dataclass
-class Context:
-    """The reverse code of one primal block, and the primal values it has obtained there."""
-
-    block: Block
-    b: Builder
-    cache: dict = field(default_factory=dict)
-    shadows: dict = field(default_factory=dict)
-
-
-class Reverser:
-    def __init__(self, func: Func, activity: Activity, dup_args, active_args, seeded_results):
+class Reverser(PrimalValues):
+    def __init__(self, func: Func, activity: Activity, dup_args, active_args, seeded_results,
+                 free=frozenset()):
         self.source, self.act = func, activity
         self.dup_args, self.active_args, self.seeded = dup_args, active_args, seeded_results
         self.top_block = func.body.block
@@ -84,6 +71,10 @@ class Reverser:
         self.extra_defs: dict = {}
         self.while_counts: dict = {}
         self.extents: dict = {}
+        self.hoisted: dict = {}
+        self.free = free                  # primal values known to be taped: free to recompute from
+        self.taped_leaves: set = set()    # taped values that cannot be recomputed
+        self.taped_others: set = set()
         self.reload_ok = reloadable_loads(func, activity)
 
     # ---- building the gradient Func ----
@@ -155,117 +146,6 @@ class Reverser:
         return any(any(self.act.active(r) for r in o.results)
                    or (written_array(o) is not None and self.act.active_memory(written_array(o)))
                    for o in op.walk())
-
-    # ---- obtaining primal values in the reverse sweep ----
-    def context_of(self, block) -> Context:
-        return self.top if block is self.top_block else self.contexts[block]
-
-    def primal(self, v: Value) -> Value:
-        if v in self.extra_defs:
-            block, fwd_value = self.extra_defs[v]
-            if block is self.top_block:
-                return fwd_value
-            ctx = self.context_of(block)
-            if v not in ctx.cache:
-                ctx.cache[v] = self.tape(fwd_value, ctx)
-            return ctx.cache[v]
-        block = defining_block(v)
-        if block is self.top_block:
-            return self.fwd[v]
-        ctx = self.context_of(block)
-        if v not in ctx.cache:
-            ctx.cache[v] = self.obtain(v, ctx)
-        return ctx.cache[v]
-
-    def recomputable(self, op: Op) -> bool:
-        return (op.opdef.pure and not op.regions) or op.name == "dim" or op.opdef.is_view \
-            or (op.name == "load" and op in self.reload_ok)
-
-    def tapes_to_recompute(self, v: Value, limit: int, seen=None) -> set:
-        """The values that recomputing v would have to tape (stops counting past limit)."""
-        seen = set() if seen is None else seen
-        if v in seen or defining_block(v) is self.top_block or v in self.extra_defs:
-            return set()
-        seen.add(v)
-        if v in self.context_of(defining_block(v)).cache:
-            return set()
-        if v.type.is_array and (isinstance(v, BlockArg) or not self.recomputable(v.op)):
-            return {v, ("untapeable", v)}          # arrays are never taped: too costly
-        if isinstance(v, BlockArg) or not self.recomputable(v.op):
-            return {v}
-        if v.op.name == "dim":
-            return self.extent_tapes(v.op.operands[0], v.op.attrs["axis"], limit, seen)
-        needed: set = set()
-        for x in v.op.operands:
-            needed |= self.tapes_to_recompute(x, limit, seen)
-            if len(needed) > limit:
-                break
-        return needed
-
-    def extent_tapes(self, array: Value, axis: int, limit: int, seen: set) -> set:
-        """What `extent(array, axis)` would tape."""
-        if defining_block(array) is self.top_block:
-            return set()
-        if isinstance(array, OpResult) and array.op.name == "alloc":
-            return self.tapes_to_recompute(array.op.operands[axis], limit, seen)
-        return {(array, axis)}
-
-    def obtain(self, v: Value, ctx: Context) -> Value:
-        """Recompute v when that costs at most one tape, else tape v itself."""
-        if isinstance(v, BlockArg):
-            return self.tape(self.fwd[v], ctx)
-        op = v.op
-        if op.name == "dim":
-            return self.extent(op.operands[0], op.attrs["axis"], ctx)
-        if not self.recomputable(op) or len(self.tapes_to_recompute(v, 1)) > 1:
-            return self.tape(self.fwd[v], ctx)
-        operands = [self.primal(x) for x in op.operands]
-        new = Op(op.name, operands, [r.type for r in op.results], op.attrs, loc=op.loc,
-                 hints=[r.hint for r in op.results])
-        ctx.b.block.append(new)
-        return new.results[op.results.index(v)]
-
-    def tape(self, fwd_value: Value, ctx: Context) -> Value:
-        """Push fwd_value in the forward sweep each time it is defined; pop it here."""
-        if not fwd_value.type.is_scalar:
-            raise UnsupportedError("reverse mode cannot cache an array allocated inside a loop",
-                                   getattr(getattr(fwd_value, "op", None), "loc", None),
-                                   "allocate scratch arrays before the loop")
-        t_type = TapeType(fwd_value.type)
-        new = Op("tape_new", [], [t_type], {"type": t_type}, hints=["tape"])
-        top = self.grad.body.block
-        new.parent = top
-        top.ops.insert(0, new)
-        self.reverse_start += 1
-        tape = new.result
-        self.tapes.append(tape)
-        push = Op("tape_push", [tape, fwd_value], [])
-        insert_after_definition(fwd_value, push)
-        self.reserve_at_loop_entry(tape, fwd_value)
-        self.reverse_start += fwd_value_is_top(fwd_value, top)
-        rewind = Op("tape_rewind", [tape], [])
-        rewind.parent = top
-        top.ops.insert(self.reverse_start, rewind)
-        self.reverse_start += 1
-        return ctx.b.emit("tape_pop", tape)
-
-    def reserve_at_loop_entry(self, tape: Value, fwd_value: Value):
-        """Size the tape for a `for` loop's trip count when the loop starts, if its body
-        defines the value directly."""
-        block = fwd_value.block if isinstance(fwd_value, BlockArg) else fwd_value.op.parent
-        loop = block.parent.parent if block.parent is not None else None
-        if loop is None or loop.name != "for" or loop.parent is None:
-            return
-        scratch = Block()
-        b = Builder(scratch)
-        b.emit("tape_reserve", tape, trip_count(b, *loop.operands[:3]))
-        parent = loop.parent
-        at = parent.ops.index(loop)
-        for k, op in enumerate(scratch.ops):
-            op.parent = parent
-            parent.ops.insert(at + k, op)
-        if parent is self.grad.body.block:
-            self.reverse_start += len(scratch.ops)
 
     # ---- adjoints ----
     def zero(self, v: Value) -> Value:
@@ -384,23 +264,7 @@ class Reverser:
         (a gemm's VJP). UnsupportedError when a write may change them after op, later in
         program order or in another iteration of a loop around both, or when the array
         is allocated inside a loop."""
-        order, loops, writes = program_order(self.source, self.act)
-        cls = self.act.cls(array)
-        if any(c is cls and (order[w] > order[op] or loops[w] & loops[op]) for w, c in writes):
-            raise UnsupportedError(f"reverse mode needs the operands of '{op.name}' as they were, but "
-                                   "one may be overwritten later (or is allocated inside a loop)",
-                                   op.loc, "compute the product from arrays the program does not "
-                                   "change afterwards, outside loops that rewrite them")
-        return self.primal(array)
-
-    def unchanged_operand(self, op: Op, array: Value) -> Value:
-        """`array` for a memory rule of `op` that reads its contents as they were when op ran
-        (a gemm's VJP). UnsupportedError when a write may change them after op, later in
-        program order or in another iteration of a loop around both, or when the array
-        is allocated inside a loop."""
-        order, loops, writes = program_order(self.source, self.act)
-        cls = self.act.cls(array)
-        if any(c is cls and (order[w] > order[op] or loops[w] & loops[op]) for w, c in writes):
+        if overwritten_after(op, array, self.act, *program_order(self.source, self.act)):
             raise UnsupportedError(f"reverse mode needs the operands of '{op.name}' as they were, but "
                                    "one may be overwritten later (or is allocated inside a loop)",
                                    op.loc, "compute the product from arrays the program does not "
@@ -473,23 +337,6 @@ class Reverser:
             if (seen and o not in inside) or any(o in set(loop.walk()) for loop in loops):
                 return True
         return False
-
-    def extent(self, array: Value, axis: int, ctx: Context | None = None) -> Value:
-        """array's extent along axis, in the reverse sweep, without needing the array itself
-        where it lives inside a loop or branch (arrays are never taped; their extents are)."""
-        if defining_block(array) is self.top_block:
-            return (ctx or self.ctx).b.dim(self.fwd[array], axis=axis)
-        if isinstance(array, OpResult) and array.op.name == "alloc":
-            return self.primal(array.op.operands[axis])
-        key = (array, axis)
-        if key not in self.extents:
-            fwd = self.fwd[array]
-            dim = Op("dim", [fwd], [I64], {"axis": axis}, loc=getattr(fwd, "op", None) and fwd.op.loc)
-            insert_after_definition(fwd, dim)
-            marker = Value(I64, "extent")
-            self.extra_defs[marker] = (defining_block(array), dim.result)
-            self.extents[key] = marker
-        return self.primal(self.extents[key])
 
     def for_each_element(self, array: Value, fn, accumulate=False):
         """Loop over every index of `array` (in the reverse sweep), calling fn(indices)."""
@@ -660,8 +507,8 @@ def backward_slice(block: Block, roots) -> set:
 
 def unfollowable_array(a: Value) -> UnsupportedError:
     """The error for an active array reverse mode cannot give a shadow."""
-    if isinstance(a, BlockArg):
-        loop = a.block.parent.parent
+    loop = a.block.parent.parent if isinstance(a, BlockArg) else a.op
+    if loop.name in ("for", "while"):
         return UnsupportedError(
             "reverse mode cannot follow this loop-carried array: the loop writes into it in place, "
             "swaps it with another array, or keeps its old value in another variable", loop.loc,
@@ -680,28 +527,6 @@ def as_list(results) -> list:
     return []
 
 
-def insert_after_definition(value: Value, new: Op):
-    if isinstance(value, BlockArg):
-        block, index = value.block, 0
-    else:
-        block = value.op.parent
-        index = block.ops.index(value.op) + 1
-    new.parent = block
-    block.ops.insert(index, new)
-
-
-def fwd_value_is_top(value: Value, top: Block) -> int:
-    block = value.block if isinstance(value, BlockArg) else value.op.parent
-    return 1 if block is top else 0
-
-
-def trip_count(b: Builder, lo, hi, step) -> Value:
-    """len(range(lo, hi, step)) for either sign of step: max((hi - lo + step - sign) // step, 0)."""
-    zero, one = b.const(0, I64), b.const(1, I64)
-    sign = b.select(b.gt(step, zero), one, b.neg(one))
-    return b.max(b.floordiv(b.sub(b.add(b.sub(hi, lo), step), sign), step), zero)
-
-
 def reversed_range(b: Builder, lo, hi, step):
     """(first, stop, -step) that visit range(lo, hi, step) backwards."""
     trips = trip_count(b, lo, hi, step)
@@ -710,66 +535,34 @@ def reversed_range(b: Builder, lo, hi, step):
     return first, stop, b.neg(step)
 
 
-def program_order(func: Func, act: Activity):
-    """(position of each op in program order, the loops around it, [(writing op, alias class)])."""
-    order, loops, writes = {}, {}, []
-
-    def visit(block, enclosing):
-        for op in block.ops:
-            order[op] = len(order)
-            loops[op] = enclosing
-            if written_array(op) is not None:
-                writes.append((op, act.cls(written_array(op))))
-            inner = enclosing | {op} if op.name in ("for", "while") else enclosing
-            for region in op.regions:
-                visit(region.block, inner)
-    visit(func.body.block, frozenset())
-    return order, loops, writes
+def overwritten_after(op: Op, array: Value, act: Activity, order, loops, writes) -> bool:
+    """Whether a write may change `array` after op: later in program order, or in another
+    iteration of a loop around both (which includes arrays allocated inside a loop)."""
+    cls = act.cls(array)
+    return any(c is cls and (order[w] > order[op] or loops[w] & loops[op]) for w, c in writes)
 
 
-def program_order(func: Func, act: Activity):
-    """(position of each op in program order, the loops around it, [(writing op, alias class)])."""
-    order, loops, writes = {}, {}, []
-
-    def visit(block, enclosing):
-        for op in block.ops:
-            order[op] = len(order)
-            loops[op] = enclosing
-            if written_array(op) is not None:
-                writes.append((op, act.cls(written_array(op))))
-            inner = enclosing | {op} if op.name in ("for", "while") else enclosing
-            for region in op.regions:
-                visit(region.block, inner)
-    visit(func.body.block, frozenset())
-    return order, loops, writes
-
-
-def reloadable_loads(func: Func, act: Activity) -> set:
-    """Loads whose location no store can overwrite after they execute."""
-    order, loops, writes = {}, {}, []
-
-    def visit(block, enclosing):
-        for op in block.ops:
-            order[op] = len(order)
-            loops[op] = enclosing
-            if written_array(op) is not None:
-                writes.append((op, act.cls(written_array(op))))
-            inner = enclosing | {op} if op.name in ("for", "while") else enclosing
-            for region in op.regions:
-                visit(region.block, inner)
-    visit(func.body.block, frozenset())
-    loop_allocs = {act.cls(op.result): op for op in order if op.name == "alloc" and loops[op]}
-    ok = set()
-    for op in order:
-        if op.name != "load":
-            continue
-        cls = act.cls(op.operands[0])
-        if cls in loop_allocs:
-            continue
-        clobbered = any(c is cls and (order[w] > order[op] or loops[w] & loops[op]) for w, c in writes)
-        if not clobbered:
-            ok.add(op)
-    return ok
+def expand_overwritten_products(func: Func, *which) -> Func | None:
+    """A copy of func whose gemms with an operand `overwritten_after` them are expanded into
+    loops (the op table's `expand`), which reverse mode tapes element by element; None when
+    there is no such gemm. `which`: the activity arguments of `reverse`."""
+    def unsafe(f):
+        act = Activity(f, *which)
+        placed = program_order(f, act)
+        return [op for op in placed[0] if "expand" in op.opdef.extra
+                and any(overwritten_after(op, x, act, *placed) for x in op.operands if x.type.is_array)]
+    if not unsafe(func):
+        return None
+    func = func.clone()
+    for op in unsafe(func):
+        scratch = Block()
+        op.opdef.extra["expand"](Builder(scratch, loc=op.loc), op)
+        block = op.parent
+        at = block.ops.index(op)
+        block.ops[at:at + 1] = scratch.ops
+        for new in scratch.ops:
+            new.parent = block
+    return func
 
 
 def reverse(func: Func, active_args, dup_args, seeded_results, name: str | None = None):
@@ -780,9 +573,18 @@ def reverse(func: Func, active_args, dup_args, seeded_results, name: str | None 
                                    func.loc, "arrays are Duplicated, booleans have no derivative")
     which = {"active_args": list(active_args), "dup_args": list(dup_args), "seeded": list(seeded_results)}
     func = home_carried_arrays(func, PassOptions(extra=MappingProxyType(which)))
+    func = expand_overwritten_products(func, list(active_args), list(dup_args), list(seeded_results)) or func
     act = Activity(func, list(active_args), list(dup_args), list(seeded_results))
+    name = name or f"{func.name}.grad"
     rev = Reverser(func, act, list(dup_args), list(active_args), list(seeded_results))
-    return rev.build(name or f"{func.name}.grad")
+    built = rev.build(name)
+    if rev.taped_leaves and rev.taped_others:
+        # Leaves taped anyway are free inputs to recomputation: a second build recomputes
+        # what the first taped only because its inputs were not yet known to be taped.
+        rev = Reverser(func, act, list(dup_args), list(active_args), list(seeded_results),
+                       free=frozenset(rev.taped_leaves))
+        built = rev.build(name)
+    return built
 
 
 __all__ = ["reverse", "GradientInfo"]
