@@ -9,7 +9,9 @@ Invariants:
   rises out of both. Ops nested in an `if` inside the loop stay there.
 - Hoisting out of a loop that may run zero times is safe for pure ops: they
   have no side effects and never trap (float division follows IEEE, integer
-  floordiv/mod by zero give 0, casts of NaN to int give 0 in this IR).
+  floordiv/mod by zero give 0, casts of NaN to int give 0 in this IR). Pure
+  ops that may raise (`can_fail`: views check their indices) stay: hoisted
+  out of a loop that never runs, they could raise where the program did not.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ def _hoist(loop: Op) -> list[Op]:
         for block in region.blocks:
             kept = []
             for op in block.ops:
-                if op.opdef.pure and not any(v in inside for v in op.operands):
+                if op.opdef.pure and not op.opdef.can_fail and not any(v in inside for v in op.operands):
                     hoisted.append(op)
                     inside.difference_update(op.results)
                 else:

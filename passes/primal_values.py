@@ -95,6 +95,8 @@ class PrimalValues:
             return set()
         if isinstance(array, OpResult) and array.op.name == "alloc":
             return self.tapes_to_recompute(array.op.operands[axis], limit, seen)
+        if isinstance(array, OpResult) and array.op.opdef.is_view and not self.tapes_to_recompute(array, 0):
+            return set()
         return {(array, axis)}
 
     def obtain(self, v: Value, ctx: Context) -> Value:
@@ -228,6 +230,8 @@ class PrimalValues:
             return (ctx or self.ctx).b.dim(self.fwd[array], axis=axis)
         if isinstance(array, OpResult) and array.op.name == "alloc":
             return self.primal(array.op.operands[axis])
+        if isinstance(array, OpResult) and array.op.opdef.is_view and not self.tapes_to_recompute(array, 0):
+            return (ctx or self.ctx).b.dim(self.primal(array), axis=axis)
         key = (array, axis)
         if key not in self.extents:
             fwd = self.fwd[array]

@@ -301,3 +301,34 @@ def test_traced_programs_survive_every_pass(name, fn, make):
         got = irad.interpret(optimized, after)
         for w, g in zip(want + before, got + after):
             assert _same(w, g, tolerant=False), f"{pipeline}: {want} before, {got} after"
+
+
+def test_licm_keeps_views_that_may_fail_inside_loops_that_may_not_run():
+    text = """
+func @rows(%a: array<f64,2,C>, %n: i64, %k: i64) -> f64 {
+  %0 = const 0 : i64
+  %1 = const 1 : i64
+  %z = const 0.0 : f64
+  %s = for %i = %0 to %n step %1 iter_args(%acc = %z) -> f64 {
+    %row = view %a[%k, :] : array<f64,1,C>
+    %x = load %row[%0] : f64
+    %t = add %acc, %x : f64
+    yield %t
+  }
+  return %s
+}
+"""
+    func = irad.parse_ir(text)["rows"]
+    out = run_pipeline(func, "licm")
+    loop = next(op for op in out.body.block.ops if op.name == "for")
+    assert any(op.name == "view" for op in loop.regions[0].block.ops)
+    for target in ("interpreter", "cpu"):       # k is out of range, but the loop never runs
+        assert irad.jit(_rows_of, target=target)(np.ones((2, 2)), 0, 5) == 0.0
+
+
+def _rows_of(a, n, k):
+    s = 0.0
+    for i in range(n):
+        row = a[k]
+        s += row[0]
+    return s

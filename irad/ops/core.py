@@ -53,6 +53,12 @@ class OpDef:
         return bool(self.extra.get("view"))
 
     @property
+    def can_fail(self) -> bool:
+        """A pure op that may still raise (a view's index or extent checks): it must not
+        be moved where it would run when the program would not have run it."""
+        return bool(self.extra.get("can_fail"))
+
+    @property
     def writes(self) -> int | None:
         """The index of the array operand this op writes (`extra["writes"]`), if any."""
         return self.extra.get("writes")

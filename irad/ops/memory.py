@@ -171,7 +171,7 @@ def _view_vjp(rev, op):
 
 
 define("view", _view_rule, syntax="view", evaluate=_view_eval, differentiable=True,
-       llvm=Special("view"), vjp=_view_vjp, extra={**MEMORY_RULE, "view": True})
+       llvm=Special("view"), vjp=_view_vjp, extra={**MEMORY_RULE, "view": True, "can_fail": True})
 
 
 def _transpose_rule(types, attrs):
@@ -213,7 +213,7 @@ def _reshape_eval(a, *extents):
 
 
 define("reshape", _reshape_rule, syntax="reshape", differentiable=True, llvm=Special("reshape"),
-       evaluate=_reshape_eval, vjp=_view_vjp, extra={**MEMORY_RULE, "view": True},
+       evaluate=_reshape_eval, vjp=_view_vjp, extra={**MEMORY_RULE, "view": True, "can_fail": True},
        notes="a view of a C-layout array under new extents (same element count)")
 
 
