@@ -10,8 +10,9 @@ Invariants:
   pointer ever leaves its allocation.
 - `alloc` checks for negative extents (ValueError) and size overflow
   (MemoryError) before allocating through the arena, reusing the site's
-  cached buffer when it fits (runtime/slots.py); a failed malloc is a
-  MemoryError, never a crash.
+  cached buffer when it fits (runtime/slots.py) and, in a loop, the
+  previous iteration's dead buffer (runtime/scratch.py); a failed malloc
+  is a MemoryError, never a crash.
 - `transpose` permutes extents and strides; `reshape` (of a C-layout
   source) checks that the new extents are non-negative and multiply,
   without overflow, to the source's size (ValueError otherwise), and
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import arena, slots
+from . import arena, scratch
 from .abi import PTR, ArrayVal, c_strides, from_mem, i64, itemsize, mem_type, to_mem
 from .errors import MEMORY, VALUE, Site
 from .loops import loop_nest, trip_count
@@ -174,7 +175,7 @@ def lower_alloc(L, op, extents):
         overflow = b.or_(overflow, b.extract_value(product, 1))
     site = L.ml.site(L.func, op, "alloc")
     L.check(b.not_(overflow), MEMORY, site, i64(-1))
-    p = b.call(arena.cached_alloc_fn(L.ml), [L.ctx, nbytes, slots.new_slot(L.ml)])
+    p = scratch.alloc(L, op, nbytes)
     L.check(b.icmp_unsigned("!=", p, ir.Constant(PTR, None)), MEMORY, site, nbytes)
     return ArrayVal(p, p, tuple(extents), c_strides(b, extents))
 

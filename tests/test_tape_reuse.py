@@ -209,3 +209,103 @@ def test_huge_scratch_allocation_is_a_memory_error():
         with pytest.raises(MemoryError):
             f(x, n)
     assert f(x, 4) == 2.0
+
+
+# ---- scratch arrays in loops (runtime/scratch.py) ------------------------------------------
+
+def per_step_temporary(u, steps):
+    for _ in range(steps):
+        u[1:-1] = u[1:-1] + 0.25 * (u[:-2] - 2.0 * u[1:-1] + u[2:])
+    return np.sum(u * u)
+
+
+def carried_reversed(x, steps):
+    y = x * 1.0
+    for _ in range(steps):
+        y = y[::-1] + x
+    return y
+
+
+def carried_view(x, steps):
+    y = x[::-1]
+    for _ in range(steps):
+        z = y + x[::-1]
+        y = z[::-1]
+    return y
+
+
+def temporary_per_branch(x, steps):
+    s = 0.0
+    for k in range(steps):
+        if k % 2 == 0:
+            t = x[::-1] * 2.0
+            s += t[0]
+        else:
+            s -= x[0]
+    return s
+
+
+def big_temporary(n, steps):
+    s = 0.0
+    for k in range(steps):
+        t = np.empty(n)
+        t[0] = 1.0 * k
+        s += t[0]
+    return s
+
+
+def _alloc_ops(fn, *args):
+    from irad.tracer import trace
+    return [op for op in trace(fn, args).func.walk() if op.name == "alloc"]
+
+
+def test_block_local_allocs_are_the_dead_temporaries():
+    from irad.runtime.scratch import block_local
+    assert [block_local(op) for op in _alloc_ops(per_step_temporary, np.ones(8), 3)] == [True]
+    for fn in (carried_reversed, carried_view):
+        assert not any(block_local(op) for op in _alloc_ops(fn, np.ones(8), 3))
+    assert any(block_local(op) for op in _alloc_ops(temporary_per_branch, np.ones(8), 3))
+
+
+@pytest.mark.parametrize("fn", [carried_reversed, carried_view, temporary_per_branch, per_step_temporary])
+def test_loops_with_temporaries_match_numpy(fn):
+    f = irad.jit(fn)
+    for n, steps in ((7, 5), (100, 4), (3, 6)):
+        x = np.linspace(0.5, 1.5, n)
+        expected = fn(x.copy(), steps)
+        got = f(x.copy(), steps)
+        assert np.allclose(got, expected, rtol=1e-13, atol=0)
+
+
+def test_gradient_through_temporaries_in_a_loop():
+    u = np.sin(np.linspace(0.0, 3.0, 50))
+    g = irad.jit_gradient(per_step_temporary)
+    expected = irad.gradient(per_step_temporary, irad.AutoInterpreter(), u.copy(), irad.Const(20))[0]
+    for _ in range(3):
+        assert np.allclose(g(u.copy(), irad.Const(20))[0], expected, rtol=1e-12, atol=0)
+
+
+_BOUNDED = """
+import resource, numpy as np, irad, sys
+sys.path.insert(0, {tests!r})
+from test_tape_reuse import big_temporary
+f = irad.jit(big_temporary)
+f(10, 2)
+def kb(field):
+    return next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith(field))
+limit = (kb('VmSize') << 10) + (1 << 30)
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+print(f(1 << 24, 200))
+"""
+
+
+def test_a_loop_holds_one_temporary_not_one_per_iteration():
+    """200 iterations of a 128 MiB temporary fit in 1 GiB of address space only if the
+    iterations share one buffer."""
+    import pathlib
+    import subprocess
+    import sys
+    code = _BOUNDED.format(tests=str(pathlib.Path(__file__).parent))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert float(proc.stdout.split()[-1]) == sum(range(200))
