@@ -78,8 +78,10 @@ class PrimalValues:
             return set()
         if v.type.is_array and (isinstance(v, BlockArg) or not self.recomputable(v.op)):
             return {v, ("untapeable", v)}          # arrays are never taped: too costly
-        if isinstance(v, BlockArg) or not self.recomputable(v.op):
+        if isinstance(v, BlockArg):
             return {v}
+        if not self.recomputable(v.op):
+            return set() if self.snapshot_loop(v.op) is not None else {v}
         if v.op.name == "dim":
             return self.extent_tapes(v.op.operands[0], v.op.attrs["axis"], limit, seen)
         needed: set = set()
@@ -111,6 +113,10 @@ class PrimalValues:
         if op.name == "dim":
             return self.extent(op.operands[0], op.attrs["axis"], ctx)
         if not self.recomputable(op) or len(self.tapes_to_recompute(v, 1)) > 1:
+            snapshot = self.snapshot_loop(op)
+            if snapshot is not None:
+                copy = self.restored(op.operands[0], snapshot)
+                return ctx.b.load(copy, *[self.primal(i) for i in op.operands[1:]])
             loop = self.invariant_loop(op)
             if loop is not None:
                 return self.primal(self.hoisted_load(op, loop))
@@ -166,7 +172,7 @@ class PrimalValues:
         Builder(then).emit("yield", fetched.result)
         Builder(otherwise).emit("yield", Builder(otherwise).const(0, t) if t.is_int else
                                 Builder(otherwise).const(0.0, t))
-        f_loop = self.fwd[loop.regions[0].block.args[0]].block.parent.parent
+        f_loop = self.fwd_ops[loop]
         scratch = Block()
         b = Builder(scratch, loc=load.loc)
         runs = b.gt(trip_count(b, *[self.fwd[x] for x in loop.operands[:3]]), b.const(0, I64))
@@ -193,23 +199,77 @@ class PrimalValues:
             raise UnsupportedError("reverse mode cannot cache an array allocated inside a loop",
                                    getattr(getattr(fwd_value, "op", None), "loc", None),
                                    "allocate scratch arrays before the loop")
-        t_type = TapeType(fwd_value.type)
+        top = self.grad.body.block
+        tape = self.new_tape(fwd_value.type)
+        push = Op("tape_push", [tape, fwd_value], [])
+        insert_after_definition(fwd_value, push)
+        self.reserve_at_loop_entry(tape, fwd_value)
+        self.reverse_start += fwd_value_is_top(fwd_value, top)
+        return ctx.b.emit("tape_pop", tape)
+
+    def new_tape(self, element) -> Value:
+        """A tape created at the start of the gradient, rewound where the reverse sweep starts
+        (and freed at its end, by `build`)."""
+        t_type = TapeType(element)
         new = Op("tape_new", [], [t_type], {"type": t_type}, hints=["tape"])
         top = self.grad.body.block
         new.parent = top
         top.ops.insert(0, new)
         self.reverse_start += 1
-        tape = new.result
-        self.tapes.append(tape)
-        push = Op("tape_push", [tape, fwd_value], [])
-        insert_after_definition(fwd_value, push)
-        self.reserve_at_loop_entry(tape, fwd_value)
-        self.reverse_start += fwd_value_is_top(fwd_value, top)
-        rewind = Op("tape_rewind", [tape], [])
+        self.tapes.append(new.result)
+        rewind = Op("tape_rewind", [new.result], [])
         rewind.parent = top
         top.ops.insert(self.reverse_start, rewind)
         self.reverse_start += 1
-        return ctx.b.emit("tape_pop", tape)
+        return new.result
+
+    # ---- array snapshots: a loop nest reading an array the code after it overwrites ----
+    def snapshot_loop(self, load: Op) -> Op | None:
+        """The outermost loop around `load` that writes nothing to its array, if the load
+        sits in a loop nested inside it (a loop nest reads the array many times per element):
+        snapshotting the array once per entry into that loop beats taping every read."""
+        array = load.operands[0]
+        if load.name != "load" or defining_block(array) is not self.top_block:
+            return None
+        cls, chosen, depth = self.act.cls(array), None, 0
+        block = load.parent
+        while block is not self.top_block:
+            op = block.parent.parent
+            if op.name in ("for", "while"):
+                if any(o.name == "call" or (written_array(o) is not None
+                                            and self.act.cls(written_array(o)) is cls) for o in op.walk()):
+                    break
+                chosen, depth = op, depth + 1
+            block = op.parent
+        return chosen if depth >= 2 else None
+
+    def restored(self, array: Value, loop: Op) -> Value:
+        """A scratch array holding `array` as it was when `loop` started (in the matching
+        iteration): the forward sweep pushes every element on entry to the loop; the reverse
+        sweep pops them back just before reversing the loop."""
+        ctx = self.context_of(loop.parent)
+        key = ("snapshot", array, loop)
+        if key in ctx.cache:
+            return ctx.cache[key]
+        t = array.type
+        tape = self.new_tape(t.dtype)
+        scratch = Block()
+        b = Builder(scratch, loc=loop.loc)
+        source = self.fwd[array]
+        extents = [b.dim(source, axis=k) for k in range(t.ndim)]
+        size = b.const(1, I64)
+        for e in extents:
+            size = b.mul(size, e)
+        b.emit("tape_reserve", tape, size)
+        element_loop(b, extents, lambda eb, idx: eb.emit("tape_push", tape, eb.load(source, *idx)))
+        self.insert_forward(self.fwd_ops[loop], scratch.ops)
+        top = self.top.b
+        copy = top.alloc(*[top.dim(source, axis=k) for k in range(t.ndim)], type=t.with_layout("C"))
+        extents = [ctx.b.dim(copy, axis=k) for k in range(t.ndim)]
+        element_loop(ctx.b, extents, lambda eb, idx: eb.store(eb.emit("tape_pop", tape), copy, *idx),
+                     backwards=True)
+        ctx.cache[key] = copy
+        return copy
 
     def reserve_at_loop_entry(self, tape: Value, fwd_value: Value):
         """Size the tape for a `for` loop's trip count when the loop starts, if its body
@@ -309,3 +369,22 @@ def reloadable_loads(func: Func, act: Activity) -> set:
         if not clobbered:
             ok.add(op)
     return ok
+
+
+def element_loop(b: Builder, extents, body, backwards: bool = False) -> None:
+    """A loop nest over every index of an array with these extents, in row-major order (or
+    its reverse), calling body(builder, indices) innermost."""
+    def nest(b, k, idx):
+        if k == len(extents):
+            body(b, idx)
+            return
+        block = Block([I64])
+        inner = Builder(block, loc=b.loc)
+        nest(inner, k + 1, idx + [block.args[0]])
+        inner.emit("yield")
+        zero, one = b.const(0, I64), b.const(1, I64)
+        if backwards:
+            b.emit("for", b.sub(extents[k], one), b.neg(one), b.neg(one), regions=[Region([block])])
+        else:
+            b.emit("for", zero, extents[k], one, regions=[Region([block])])
+    nest(b, 0, [])

@@ -72,6 +72,7 @@ class Reverser(PrimalValues):
         self.while_counts: dict = {}
         self.extents: dict = {}
         self.hoisted: dict = {}
+        self.fwd_ops: dict = {}           # primal region op -> its forward-sweep copy
         self.free = free                  # primal values known to be taped: free to recompute from
         self.taped_leaves: set = set()    # taped values that cannot be recomputed
         self.taped_others: set = set()
@@ -117,6 +118,8 @@ class Reverser(PrimalValues):
         for op in self.top_block.ops[:-1]:
             new = body.append(clone_op(op, self.fwd))
             for p_op, f_op in zip(op.walk(), new.walk()):
+                if p_op.regions:
+                    self.fwd_ops[p_op] = f_op
                 if p_op.name == "while" and self.has_active(p_op):
                     self.add_while_counter(p_op, f_op)
 

@@ -59,4 +59,6 @@ def test_tape_bytes_are_exactly_the_overwritten_values():
     # not one of each per inner iteration (n(n-1)/2)
     # stage values are recomputed from the taped y[i] rather than taped themselves
     assert tape_bytes(programs.midpoint_steps, np.ones(n), 0.5, 0.1) == 8 * n * 3
+    # the pair loop's array is snapshotted per step: n values, not n^2 pair terms
+    assert tape_bytes(programs.pair_forces, np.linspace(0, 1, n), irad.Const(0.1)) == 8 * n * 2
     assert tape_bytes(programs.packed_triangle, np.ones(n), np.ones(n * (n - 1) // 2)) == 8 * n * 2
