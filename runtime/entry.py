@@ -120,7 +120,8 @@ def type_nums(t: ScalarType) -> list[int]:
 # ---- which arguments a function may write -----------------------------------------
 
 def written_args(name: str, funcs: dict, memo: dict | None = None) -> frozenset:
-    """Indices of array arguments of @name that a store, copy, fill or call may write.
+    """Indices of array arguments of @name that an op naming its written operand
+    (`OpDef.writes`: store, copy, fill, gemm) or a call may write.
 
     Conservative: any other op with a write effect writes all its array operands."""
     memo = {} if memo is None else memo
@@ -139,10 +140,8 @@ def written_args(name: str, funcs: dict, memo: dict | None = None) -> frozenset:
             roots[op.results[0]] = get(op.operands[1]) | get(op.operands[2])
         elif op.name == "alloc":
             roots[op.results[0]] = frozenset()
-        elif op.name == "store" or op.name == "copy":
-            written |= get(op.operands[1])
-        elif op.name == "fill":
-            written |= get(op.operands[0])
+        elif op.opdef.writes is not None:
+            written |= get(op.operands[op.opdef.writes])
         elif op.name == "call" and op.attrs["callee"] in funcs:
             for j in written_args(op.attrs["callee"], funcs, memo):
                 written |= get(op.operands[j]) if j < len(op.operands) else everything

@@ -342,3 +342,13 @@ def test_routine_lookup_without_scipy(monkeypatch):
     monkeypatch.setitem(sys.modules, "scipy.linalg.cython_blas", None)
     monkeypatch.setitem(sys.modules, "scipy.linalg", None)
     assert blas.find_routine("dgemm") is None
+
+
+def _sum_of_product(a, b):
+    return np.sum(a @ b)
+
+
+def test_read_only_operands_are_accepted():
+    a = np.linspace(0.0, 1.0, 40 * 40).reshape(40, 40)
+    a.flags.writeable = False
+    assert irad.jit(_sum_of_product)(a, a) == pytest.approx(np.sum(a @ a), rel=1e-12)
