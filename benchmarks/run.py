@@ -62,13 +62,17 @@ import copy
 import ctypes
 import gc
 import json
+import os
 import subprocess
 import sys
 import time
 import traceback
 from pathlib import Path
 
-import numpy as np
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")     # BLAS (NumPy's, SciPy's) single-threaded, like every tool
+
+import numpy as np  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
