@@ -1,8 +1,9 @@
 """Tapes in native code (reverse mode's per-value stacks), and their Python handle.
 
 Invariants (semantics of irad/ops/tape.py):
-- A tape is a pointer to a `TAPE` header {data, length, capacity, cursor};
-  elements are stored in their memory type (`abi.mem_type`).
+- A tape is a pointer to a `TAPE` header {data, length, capacity, cursor,
+  slot, element size}; elements are stored in their memory type
+  (`abi.mem_type`).
 - `tape_new` allocates the header through the arena, tagged as a tape, so
   a tape that is not returned is released (data and header) when the call
   ends, whatever path it takes. Each `tape_new` site has a cache slot
@@ -21,7 +22,8 @@ Invariants (semantics of irad/ops/tape.py):
   address from `FuncLowering.promoted` instead of the header.
 - Header and element accesses are tagged for alias analysis (runtime/alias.py).
 - A tape returned to Python becomes a `TapeHandle` that owns it; handles
-  passed back as arguments are borrowed, never freed by native code.
+  passed back as arguments are borrowed, never freed by native code (a
+  `tape_free` of one frees its buffer: it has no slot).
 """
 from __future__ import annotations
 
