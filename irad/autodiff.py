@@ -335,8 +335,8 @@ class FlatCall:
     (an array or a number, bare or annotated): no tree walks per call, same results as the
     general path (`Differentiator.__call__`).
 
-    Each argument's gradient is None, ("shadow", index of its shadow, user's shadow given) or
-    ("adjoint", index among the adjoints)."""
+    Each argument's gradient is None, ("adjoint", index among the adjoints), ("shadow", index
+    among the shadows) or ("user", shadow index): added into the Duplicated shadow given."""
 
     def __init__(self, prog: GradientProgram, args, leaves):
         from .api import output_builder
@@ -346,19 +346,19 @@ class FlatCall:
         self.shadows = [(k, shadow_dtype(leaf.value.dtype)) for k, leaf in enumerate(leaves)
                         if leaf.kind == "dup"]
         self.user_shadows = [k for k, _ in self.shadows if type(args[k]) is Duplicated]
+        self.has_gradient = list(prog.info.has_gradient)
         self.gradients, n_shadows, n_adjoints = [], 0, 0
         for k, leaf in enumerate(leaves):
             recipe = None
             if leaf.kind == "dup":
-                recipe = ("shadow", n_shadows, type(args[k]) is Duplicated)
+                user = type(args[k]) is Duplicated
+                if user or self.has_gradient[k]:
+                    recipe = ("user" if user else "shadow", n_shadows)
                 n_shadows += 1
             elif leaf.kind == "active":
-                recipe = ("adjoint", n_adjoints)
+                recipe = ("adjoint", n_adjoints) if self.has_gradient[k] else None
                 n_adjoints += 1
-            has = prog.info.has_gradient[k]
-            self.gradients.append(recipe if has or (recipe and recipe[0] == "shadow" and recipe[2])
-                                  else None)
-        self.has_gradient = list(prog.info.has_gradient)
+            self.gradients.append(recipe)
 
     def __call__(self, args, zero):
         values = [a.val if w else a for a, w in zip(args, self.unwrap)]
@@ -373,10 +373,10 @@ class FlatCall:
                 grads.append(None)
             elif recipe[0] == "adjoint":
                 grads.append(float(adjoints[recipe[1]]))
-            elif recipe[2]:
-                grads.append(_accumulate(args[k].dval, shadows[recipe[1]], zero, self.has_gradient[k]))
-            else:
+            elif recipe[0] == "shadow":
                 grads.append(shadows[recipe[1]])
+            else:
+                grads.append(_accumulate(args[k].dval, shadows[recipe[1]], zero, self.has_gradient[k]))
         return self.output(outputs), tuple(grads)
 
 
