@@ -66,22 +66,30 @@ def find_routine(name: str) -> int | None:
     return get_pointer(capsule, get_name(capsule)) or None
 
 
+_filled = False
+
+
 def set_routines(find=find_routine) -> None:
     """Fill the table (also used by tests to switch BLAS off: `set_routines(lambda name: None)`)."""
+    global _filled
     for k, name in enumerate(ROUTINES):
         _TABLE[k] = find(name) or None
+    _filled = True
 
 
 def available() -> bool:
+    if not _filled:
+        set_routines()
     return all(_TABLE)
 
 
-def process_symbols() -> dict:
-    """Symbols every JIT library of this process imports: {name: address}."""
+def process_symbols(object_code: bytes | None = None) -> dict:
+    """Symbols a JIT library imports: {name: address}; empty for object code that does not
+    use the table, so SciPy (slow to import) is only loaded by code that multiplies."""
+    if object_code is not None and SYMBOL.encode() not in object_code:
+        return {}
+    available()
     return {SYMBOL: ctypes.addressof(_TABLE)}
-
-
-set_routines()
 
 
 # ---- the op lowering ----------------------------------------------------------------------

@@ -29,7 +29,7 @@ import llvmlite.binding as llvm
 
 from irad.ir import Func, Module
 
-from . import blas
+from . import blas, vecmath
 from .calling import CompiledFunction, Signature
 from .codegen import Options, lower_func
 from .entry import build_entry, build_packed, entry_name, packed_name, written_args
@@ -99,7 +99,9 @@ def link(object_code: bytes, symbols):
     h = host()
     with _lock:
         builder = llvm.JITLibraryBuilder().add_object_img(object_code).add_current_process()
-        for name, address in blas.process_symbols().items():     # the BLAS table (runtime/blas.py)
+        for name, address in blas.process_symbols(object_code).items():  # BLAS table (runtime/blas.py)
+            builder.import_symbol(name, address)
+        for name, address in vecmath.process_symbols().items():  # libm/libmvec (runtime/vecmath.py)
             builder.import_symbol(name, address)
         for s in symbols:
             builder.export_symbol(s)
@@ -134,6 +136,7 @@ def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = F
     packed = build_packed(ml, func, entry)
     ml.module.triple = h.triple
     ml.module.data_layout = str(h.machine.target_data)
+    vecmath.keep_alive(ml.module)
     llvm_ir = str(ml.module)
     mod = optimize(llvm_ir)
     object_code = emit(mod)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
+from . import vecmath
 from .abi import F64, I1, ArrayVal, reg_type
 
 _INT_METHODS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and_", "or": "or_", "xor": "xor"}
@@ -69,10 +70,14 @@ def lower_compare(L, op, desc, values):
 
 
 def lower_intrinsic(L, op, desc, values):
-    return call_intrinsic(L, desc.name, values, L.fm)
+    vectorizable = vecmath.call(L, op.name, values)
+    return vectorizable if vectorizable is not None else call_intrinsic(L, desc.name, values, L.fm)
 
 
 def lower_libm(L, op, desc, values):
+    vectorizable = vecmath.call(L, op.name, values)
+    if vectorizable is not None:
+        return vectorizable
     t = values[0].type
     name = desc.name if t == F64 else desc.name + "f"
     fn = L.ml.declare(name, t, [v.type for v in values])
