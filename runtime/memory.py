@@ -136,16 +136,23 @@ def lower_transpose(L, op, values):
     return ArrayVal(a.data, a.base, tuple(a.shape[p] for p in perm), tuple(a.strides[p] for p in perm))
 
 
-def lower_reshape(L, op, values):
-    a, *extents = values
+def checked_extents_product(L, op, start, extents):
+    """(start * the product of extents, did it overflow?), raising ValueError for a negative extent."""
     b = L.b
-    count, overflow = i64(1), ir.Constant(ir.IntType(1), 0)
+    product, overflow = start, ir.Constant(ir.IntType(1), 0)
     for axis, e in enumerate(extents):
         L.check(b.icmp_signed(">=", e, i64(0)), VALUE, L.ml.site(L.func, op, "negative", axis), e,
                 axis=axis)
-        product = b.smul_with_overflow(count, e)
-        count = b.extract_value(product, 0)
-        overflow = b.or_(overflow, b.extract_value(product, 1))
+        step = b.smul_with_overflow(product, e)
+        product = b.extract_value(step, 0)
+        overflow = b.or_(overflow, b.extract_value(step, 1))
+    return product, overflow
+
+
+def lower_reshape(L, op, values):
+    a, *extents = values
+    b = L.b
+    count, overflow = checked_extents_product(L, op, i64(1), extents)
     size = i64(1)
     for n in a.shape:
         size = b.mul(size, n)
@@ -166,13 +173,7 @@ def lower_check(L, op, values):
 
 def lower_alloc(L, op, extents):
     b, t = L.b, op.results[0].type
-    nbytes, overflow = i64(itemsize(t.dtype)), ir.Constant(ir.IntType(1), 0)
-    for axis, e in enumerate(extents):
-        L.check(b.icmp_signed(">=", e, i64(0)), VALUE, L.ml.site(L.func, op, "negative", axis), e,
-                axis=axis)
-        product = b.smul_with_overflow(nbytes, e)
-        nbytes = b.extract_value(product, 0)
-        overflow = b.or_(overflow, b.extract_value(product, 1))
+    nbytes, overflow = checked_extents_product(L, op, i64(itemsize(t.dtype)), extents)
     site = L.ml.site(L.func, op, "alloc")
     L.check(b.not_(overflow), MEMORY, site, i64(-1))
     p = scratch.alloc(L, op, nbytes)

@@ -12,6 +12,8 @@ import math
 
 import numpy as np
 
+import golden_gradient_programs as golden
+
 rng = np.random.default_rng(7)
 
 
@@ -376,27 +378,8 @@ def g_packed_triangle(x, lower, w):
     return s
 
 
-def g_pair_forces(x, dt):
-    """An O(n^2) pair loop over an array the step then overwrites (snapshotted per step)."""
-    n = len(x)
-    f = np.zeros(n)
-    for step in range(3):
-        for i in range(n):
-            fi = 0.0
-            for j in range(n):
-                d = x[j] - x[i]
-                fi += d / (d * d + 1.0)
-            f[i] = fi
-        for i in range(n):
-            x[i] += dt * f[i] * x[i]
-    s = 0.0
-    for i in range(n):
-        s += x[i] * x[i]
-    return s
-
-
 CASES = [
-    ("pair_forces", g_pair_forces, lambda: (vec(5), 0.3)),
+    ("pair_forces", golden.pair_forces, lambda: (vec(5), 0.3)),
     ("packed_triangle", g_packed_triangle, lambda: (vec(5), vec(10), 0.7)),
     ("poly", g_poly, lambda: (1.3, -0.7, 2.1)),
     ("math", g_math, lambda: (0.8, 0.3)),
