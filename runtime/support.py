@@ -38,6 +38,7 @@ import os
 import sys
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import llvmlite
@@ -152,21 +153,28 @@ class _Gen:
         dims, strides = self.field(obj, lay.dims, PTR), self.field(obj, lay.strides, PTR)
         c_layout = self.bit(info, 8)
         shift = b.and_(b.lshr(info, i64(16)), i64(0xFF))
-        m = self.m
-        b.store(i64(0), m)
-        head, body, done = self.block("dims"), self.block("dim"), self.block("dims_done")
+        with self.counting(self.m, ndim, "dims") as mv:
+            b.store(self.word(dims, mv), self.slot(b.add(s, b.add(mv, i64(1)))))
+            stride = self.word(strides, mv)
+            whole = b.icmp_unsigned("==", b.and_(stride, b.sub(b.shl(i64(1), shift), i64(1))), i64(0))
+            self.unless(b.or_(c_layout, whole), self.fallback)
+            value = b.select(c_layout, i64(0), b.ashr(stride, shift))
+            b.store(value, self.slot(b.add(s, b.add(b.add(mv, ndim), i64(1)))))
+
+    @contextmanager
+    def counting(self, counter, n, name: str):
+        """Emit `for index in range(n)` through the stack slot `counter`; the with-block
+        emits the body (and may leave it in another block), given the index."""
+        b = self.b
+        b.store(i64(0), counter)
+        head, body, done = self.block(name), self.block(name + "_body"), self.block(name + "_done")
         b.branch(head)
         b.position_at_end(head)
-        mv = b.load(m, typ=I64)
-        b.cbranch(b.icmp_unsigned("<", mv, ndim), body, done)
+        index = b.load(counter, typ=I64)
+        b.cbranch(b.icmp_unsigned("<", index, n), body, done)
         b.position_at_end(body)
-        b.store(self.word(dims, mv), self.slot(b.add(s, b.add(mv, i64(1)))))
-        stride = self.word(strides, mv)
-        whole = b.icmp_unsigned("==", b.and_(stride, b.sub(b.shl(i64(1), shift), i64(1))), i64(0))
-        self.unless(b.or_(c_layout, whole), self.fallback)
-        value = b.select(c_layout, i64(0), b.ashr(stride, shift))
-        b.store(value, self.slot(b.add(s, b.add(b.add(mv, ndim), i64(1)))))
-        b.store(b.add(mv, i64(1)), m)
+        yield index
+        b.store(b.add(index, i64(1)), counter)
         b.branch(head)
         b.position_at_end(done)
 
@@ -347,26 +355,16 @@ class _Gen:
         lst = b.call(self.api("PyList_New", PTR, [I64]), [n])
         null = ir.Constant(PTR, None)
         self.unless(b.icmp_unsigned("!=", lst, null), self.return_null)
-        j = self.j
-        b.store(i64(0), j)
-        head, body, done = self.block("results"), self.block("result"), self.block("results_done")
-        b.branch(head)
-        b.position_at_end(head)
-        jv = b.load(j, typ=I64)
-        b.cbranch(b.icmp_unsigned("<", jv, n), body, done)
-        b.position_at_end(body)
-        self.current = b.block
-        obj = self.numpy_scalar(*self.result(desc, jv))
-        failed, ok = self.block("box_failed"), self.block("box_ok")
-        b.cbranch(b.icmp_unsigned("==", obj, null), failed, ok)
-        b.position_at_end(failed)
-        b.call(self.api("Py_DecRef", VOID, [PTR]), [lst])
-        b.ret(null)
-        b.position_at_end(ok)
-        b.call(self.api("PyList_SetItem", I32, [PTR, I64, PTR]), [lst, jv, obj])
-        b.store(b.add(jv, i64(1)), j)
-        b.branch(head)
-        b.position_at_end(done)
+        with self.counting(self.j, n, "results") as jv:
+            self.current = b.block
+            obj = self.numpy_scalar(*self.result(desc, jv))
+            failed, ok = self.block("box_failed"), self.block("box_ok")
+            b.cbranch(b.icmp_unsigned("==", obj, null), failed, ok)
+            b.position_at_end(failed)
+            b.call(self.api("Py_DecRef", VOID, [PTR]), [lst])
+            b.ret(null)
+            b.position_at_end(ok)
+            b.call(self.api("PyList_SetItem", I32, [PTR, I64, PTR]), [lst, jv, obj])
         b.ret(lst)
 
     def handler(self, name: str):
