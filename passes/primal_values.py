@@ -288,6 +288,9 @@ class PrimalValues:
         where it lives inside a loop or branch (arrays are never taped; their extents are)."""
         if defining_block(array) is self.top_block:
             return (ctx or self.ctx).b.dim(self.fwd[array], axis=axis)
+        known = self.contexts.get(defining_block(array))
+        if known is not None and array in known.cache:
+            return (ctx or self.ctx).b.dim(known.cache[array], axis=axis)
         if isinstance(array, OpResult) and array.op.name == "alloc":
             return self.primal(array.op.operands[axis])
         if isinstance(array, OpResult) and array.op.opdef.is_view and not self.tapes_to_recompute(array, 0):

@@ -26,6 +26,7 @@ reverse sweep could observe overwritten.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -73,6 +74,8 @@ class Reverser(PrimalValues):
         self.extents: dict = {}
         self.hoisted: dict = {}
         self.fwd_ops: dict = {}           # primal region op -> its forward-sweep copy
+        self.perms: dict = {}             # for op -> permutation of its carried arrays, or None
+        self.finals: dict = {}            # for op -> its permuted arrays after the loop
         self.free = free                  # primal values known to be taped: free to recompute from
         self.taped_leaves: set = set()    # taped values that cannot be recomputed
         self.taped_others: set = set()
@@ -286,6 +289,8 @@ class Reverser(PrimalValues):
             s = self.zeroed_shadow(a, ctx)
         elif isinstance(a, OpResult) and a.op.name == "if":
             s = self.zeroed_shadow(a, ctx)
+        elif isinstance(a, OpResult) and a.op.name == "for" and a.index in (self.permutation(a.op) or {}):
+            s = self.final_arrays(a.op)[1][a.index]
         elif isinstance(a, OpResult) and a.op.opdef.is_view:
             source, *rest = a.op.operands
             s = ctx.b.emit(a.op.name, self.shadow(source), *[self.primal(x) for x in rest], **a.op.attrs)
@@ -442,25 +447,102 @@ class Reverser(PrimalValues):
         b = self.ctx.b
         cts = [self.adj.pop(op.results[k], None) or self.zero(carried[k]) for k in active]
         inits = [self.adj.get(v) or self.zero(v) for v in outer]
+        arrays = self.permuted_carry(op)
         lo, hi, step = (self.primal(x) for x in op.operands[:3])
         first, stop, back = reversed_range(b, lo, hi, step)
         block = Block([I64] + [adjoint_type(carried[k].type) for k in active]
-                      + [adjoint_type(v.type) for v in outer])
+                      + [adjoint_type(v.type) for v in outer] + [v.type for v in arrays])
         block.args[0].hint = iv.hint
-        n = len(active)
+        n, m = len(active), len(outer)
         yielded = body.terminator.operands
         seeds = [(yielded[k], a) for k, a in zip(active, block.args[1:1 + n])]
-        outer_args = dict(zip(outer, block.args[1 + n:]))
-        ctx, saved_adj, saved_ctx = self.run_region(
-            body, block, outer_args, seeds, setup=lambda c: c.cache.__setitem__(iv, block.args[0]))
+        outer_args = dict(zip(outer, block.args[1 + n:1 + n + m]))
+
+        def setup(c: Context):
+            c.cache[iv] = block.args[0]
+            self.unpermute(op, c, block.args[1 + n + m:])
+        ctx, saved_adj, saved_ctx = self.run_region(body, block, outer_args, seeds, setup=setup)
         new_carried = [self.adj.get(carried[k]) or self.zero(carried[k]) for k in active]
-        ctx.b.emit("yield", *new_carried, *[self.adj.get(v) or self.zero(v) for v in outer])
+        ctx.b.emit("yield", *new_carried, *[self.adj.get(v) or self.zero(v) for v in outer],
+                   *self.permuted_now(op, ctx))
         self.leave(body, saved_adj, saved_ctx)
-        results = as_list(self.ctx.b.emit("for", first, stop, back, *cts, *inits, regions=[Region([block])]))
+        results = as_list(self.ctx.b.emit("for", first, stop, back, *cts, *inits, *arrays,
+                                          regions=[Region([block])]))
         for k, r in zip(active, results[:n]):
             self.accumulate(op.operands[3 + k], r)
         for v, r in zip(outer, results[n:]):
             self.adj[v] = r
+
+    # ---- loops that permute their arrays (double buffering: `u, v = v, u`) ----
+    def permutation(self, loop: Op) -> dict | None:
+        """{k: j} when every array a `for` loop carries takes, each iteration, the value of
+        carried array j (same type) and the positions form a permutation; else None."""
+        if loop not in self.perms:
+            body = loop.regions[0].block
+            carried = body.args[1:]
+            perm = {}
+            for k, c in enumerate(carried):
+                y = body.terminator.operands[k]
+                if not c.type.is_array:
+                    continue
+                if not (isinstance(y, BlockArg) and y.block is body and y.index > 0
+                        and carried[y.index - 1].type == c.type):
+                    perm = None
+                    break
+                perm[k] = y.index - 1
+            if perm is not None and sorted(perm.values()) != sorted(perm):
+                perm = None
+            self.perms[loop] = perm or None
+        return self.perms[loop]
+
+    def final_arrays(self, loop: Op) -> tuple[dict, dict]:
+        """({k: primal}, {k: shadow}) of the permuted arrays after the loop: the initial ones
+        permuted (trip count mod the permutation's order) times."""
+        if loop not in self.finals:
+            perm, keys = self.permutation(loop), sorted(self.permutation(loop))
+            saved, self.ctx = self.ctx, self.context_of(loop.parent)
+            inits = [loop.operands[3 + k] for k in keys]
+            start = [self.primal(x) for x in inits] + [self.shadow(x) for x in inits]
+            b = self.ctx.b
+            trips = trip_count(b, *(self.primal(x) for x in loop.operands[:3]))
+            spins = b.mod(trips, b.const(permutation_order(perm), I64))
+            block = Block([I64] + [v.type for v in start])
+            now = dict(zip(keys, block.args[1:1 + len(keys)])), dict(zip(keys, block.args[1 + len(keys):]))
+            Builder(block).emit("yield", *[now[0][perm[k]] for k in keys], *[now[1][perm[k]] for k in keys])
+            results = as_list(b.emit("for", b.const(0, I64), spins, b.const(1, I64), *start,
+                                     regions=[Region([block])]))
+            self.ctx = saved
+            self.finals[loop] = (dict(zip(keys, results[:len(keys)])), dict(zip(keys, results[len(keys):])))
+        return self.finals[loop]
+
+    def permuted_carry(self, loop: Op) -> list:
+        """The reverse loop's extra carried values: primal and shadow of each permuted array
+        as after the loop (they are un-permuted once per reverse iteration)."""
+        if self.permutation(loop) is None:
+            return []
+        primal, shadow = self.final_arrays(loop)
+        keys = sorted(primal)
+        return [primal[k] for k in keys] + [shadow[k] for k in keys]
+
+    def unpermute(self, loop: Op, ctx: Context, carry) -> None:
+        """In reverse iteration t, carried array j is what iteration t+1 had at position
+        perm^-1(j): bind each carried array's primal and shadow accordingly."""
+        perm = self.permutation(loop)
+        if perm is None:
+            return
+        keys, carried = sorted(perm), loop.regions[0].block.args[1:]
+        primal, shadow = dict(zip(keys, carry[:len(keys)])), dict(zip(keys, carry[len(keys):]))
+        inverse = {j: k for k, j in perm.items()}
+        for j in keys:
+            ctx.cache[carried[j]] = primal[inverse[j]]
+            ctx.shadows[carried[j]] = shadow[inverse[j]]
+
+    def permuted_now(self, loop: Op, ctx: Context) -> list:
+        perm = self.permutation(loop)
+        if perm is None:
+            return []
+        keys, carried = sorted(perm), loop.regions[0].block.args[1:]
+        return [ctx.cache[carried[j]] for j in keys] + [ctx.shadows[carried[j]] for j in keys]
 
     def reverse_while(self, op: Op):
         before, after = op.regions[0].block, op.regions[1].block
@@ -506,6 +588,19 @@ def backward_slice(block: Block, roots) -> set:
         needed.add(op)
         work.extend(op.operands)
     return needed
+
+
+def permutation_order(perm: dict) -> int:
+    """The smallest n > 0 with perm^n the identity (the lcm of its cycle lengths)."""
+    order, seen = 1, set()
+    for start in perm:
+        length, k = 0, start
+        while k not in seen:
+            seen.add(k)
+            k, length = perm[k], length + 1
+        if length:
+            order = order * length // math.gcd(order, length)
+    return order
 
 
 def unfollowable_array(a: Value) -> UnsupportedError:

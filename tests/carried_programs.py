@@ -115,6 +115,39 @@ def branch_scratch(x, c):
     return s
 
 
+def swapped_buffers(u, steps):
+    """Double buffering: the loop writes one buffer from the other, then swaps them."""
+    v = np.zeros_like(u)
+    for _ in range(steps):
+        v[1:-1] = 0.5 * (u[:-2] + u[2:]) + 0.1 * u[1:-1] ** 2
+        v[0] = u[0]
+        v[-1] = u[-1]
+        u, v = v, u
+    return np.sum(u * u)
+
+
+def swapped_in_loops(u, steps, c):
+    n = u.shape[0]
+    v = u.copy()
+    for _ in range(steps):
+        for i in range(1, n - 1):
+            v[i] = u[i] + c * (u[i - 1] - 2.0 * u[i] + u[i + 1]) * u[i]
+        u, v = v, u
+    s = 0.0
+    for i in range(n):
+        s += u[i] * v[i]
+    return s
+
+
+def rotated_three(a, steps):
+    b = a[::-1].copy()
+    c = a * 0.5
+    for _ in range(steps):
+        c[:] = a * b + 0.1 * c
+        a, b, c = b, c, a
+    return np.sum(a) + 2.0 * np.sum(b * b) + 3.0 * np.sum(c)
+
+
 # ---- not differentiable: reverse mode must say so -----------------------------------
 
 def chosen_input_then_written(x, c):
@@ -126,9 +159,8 @@ def chosen_input_then_written(x, c):
     return np.sum(y * y)
 
 
-def swapped_buffers(u, steps):
-    v = np.zeros_like(u)
+def written_and_rebound(u, steps):
     for _ in range(steps):
-        v[1:-1] = 0.5 * (u[:-2] + u[2:])
-        u, v = v, u
+        u[0] = 1.0
+        u = u * 2.0
     return np.sum(u * u)
