@@ -28,6 +28,10 @@ from ..ir import Block, BlockArg, Builder, Func, Op, OpResult, Region, Value
 from ..types import I64, TapeType
 from .activity import Activity, defining_block, written_array
 
+# Ops worth re-loading from memory rather than recomputing (see `stored_copy`).
+TRANSCENDENTAL = frozenset({"exp", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan",
+                            "asin", "acos", "atan", "sinh", "cosh", "tanh", "atan2", "hypot", "pow"})
+
 
 @dataclass
 class Context:
@@ -112,6 +116,11 @@ class PrimalValues:
         op = v.op
         if op.name == "dim":
             return self.extent(op.operands[0], op.attrs["axis"], ctx)
+        if op.name in TRANSCENDENTAL:
+            stored = self.stored_copy(v)
+            if stored is not None:
+                array, idx = stored
+                return ctx.b.load(self.primal(array), *[self.primal(i) for i in idx])
         if not self.recomputable(op) or len(self.tapes_to_recompute(v, 1)) > 1:
             snapshot = self.snapshot_loop(op)
             if snapshot is not None:
@@ -127,6 +136,36 @@ class PrimalValues:
                  hints=[r.hint for r in op.results])
         ctx.b.block.append(new)
         return new.results[op.results.index(v)]
+
+    def stored_copy(self, v: Value):
+        """(array, indices) where the forward sweep stored v and nothing overwrites it later,
+        so re-loading it is cheaper than recomputing a transcendental function; else None.
+        Each loop around the store, up to the array's block, must index by its own
+        induction variable (every iteration stores to a different element)."""
+        if self.order is None:
+            self.order = program_order(self.source, self.act)
+        order, loops, writes = self.order
+        for store in v.op.parent.ops:
+            if store.name != "store" or store.operands[0] is not v:
+                continue
+            array, idx = store.operands[1], store.operands[2:]
+            if self.tapes_to_recompute(array, 0) or any(self.tapes_to_recompute(i, 0) for i in idx):
+                continue
+            home, block, ivs = defining_block(root_array(array)), store.parent, set()
+            while block is not home and block is not self.top_block:
+                owner = block.parent.parent
+                if owner.name != "for":
+                    break
+                ivs.add(owner.regions[0].block.args[0])
+                block = owner.parent
+            if block is not home or not ivs <= set(idx):
+                continue
+            cls = self.act.cls(array)
+            if any(c is cls and w is not store and (order[w] > order[store] or loops[w] & loops[store])
+                   for w, c in writes):
+                continue
+            return array, idx
+        return None
 
     def induction(self, v: BlockArg, ctx: Context) -> Value | None:
         """v recomputed from the induction variable, when v is an integer its `for` loop
@@ -372,6 +411,13 @@ def reloadable_loads(func: Func, act: Activity) -> set:
         if not clobbered:
             ok.add(op)
     return ok
+
+
+def root_array(v: Value) -> Value:
+    """The array a chain of views selects from."""
+    while isinstance(v, OpResult) and v.op.opdef.is_view:
+        v = v.op.operands[0]
+    return v
 
 
 def element_loop(b: Builder, extents, body, backwards: bool = False) -> None:

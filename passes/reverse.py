@@ -75,6 +75,7 @@ class Reverser(PrimalValues):
         self.hoisted: dict = {}
         self.fwd_ops: dict = {}           # primal region op -> its forward-sweep copy
         self.perms: dict = {}             # for op -> permutation of its carried arrays, or None
+        self.order = None                 # program_order of the source, computed when needed
         self.finals: dict = {}            # for op -> its permuted arrays after the loop
         self.free = free                  # primal values known to be taped: free to recompute from
         self.taped_leaves: set = set()    # taped values that cannot be recomputed

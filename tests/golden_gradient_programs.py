@@ -108,3 +108,10 @@ def pair_forces(x, dt):
     for i in range(n):
         s += x[i] * x[i]
     return s
+
+
+def tanh_layer(x, w):
+    """The reverse sweep re-loads tanh's results from h, which nothing overwrites, instead of
+    recomputing tanh."""
+    h = np.tanh(x * w)
+    return np.sum(h * x)

@@ -62,3 +62,11 @@ def test_tape_bytes_are_exactly_the_overwritten_values():
     # the pair loop's array is snapshotted per step: n values, not n^2 pair terms
     assert tape_bytes(programs.pair_forces, np.linspace(0, 1, n), irad.Const(0.1)) == 8 * n * 2
     assert tape_bytes(programs.packed_triangle, np.ones(n), np.ones(n * (n - 1) // 2)) == 8 * n * 2
+
+
+def test_stored_transcendental_results_are_reloaded_not_recomputed():
+    text = irad.jit_gradient(programs.tanh_layer, target="interpreter").ir(np.ones(4), 0.5)
+    assert text.count(" tanh ") == 1            # the forward sweep's, none in the reverse
+    x = np.linspace(-1.0, 1.0, 5)
+    irad.check_gradient(programs.tanh_layer, x, 0.5)
+    irad.check_gradient(programs.tanh_layer, irad.AutoInterpreter(), x, 0.5)
