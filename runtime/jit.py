@@ -29,7 +29,7 @@ import llvmlite.binding as llvm
 
 from irad.ir import Func, Module
 
-from . import blas, vecmath
+from . import blas, slots, vecmath
 from .calling import CompiledFunction, Signature
 from .codegen import Options, lower_func
 from .entry import build_entry, build_packed, entry_name, packed_name, written_args
@@ -140,7 +140,7 @@ def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = F
     llvm_ir = str(ml.module)
     mod = optimize(llvm_ir)
     object_code = emit(mod)
-    symbols = [entry_name(func.name), packed.name]
+    symbols = [entry_name(func.name), packed.name, *slots.exported(ml)]
     signature = Signature.of(func, ml.sites, written_args(func.name, ml.funcs), symbols,
                              fastmath=fastmath, boundscheck=boundscheck,
                              noalias=ml.noalias_args(func))
@@ -152,5 +152,7 @@ def load_compiled(signature: Signature, object_code: bytes, llvm_ir: str = "",
     """Link object code made by `compile_func` (same CPU and Python) into a callable."""
     tracker, addresses = link(object_code, signature.symbols)
     name = signature.name
-    return CompiledFunction(signature, llvm_ir, llvm_ir_optimized, object_code, tracker,
-                            addresses[entry_name(name)], addresses[packed_name(name)])
+    compiled = CompiledFunction(signature, llvm_ir, llvm_ir_optimized, object_code, tracker,
+                                addresses[entry_name(name)], addresses[packed_name(name)])
+    slots.release_on_collect(compiled, tracker, signature.symbols)   # free its kept buffers
+    return compiled

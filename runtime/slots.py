@@ -164,4 +164,9 @@ def release_on_collect(owner, tracker, symbols) -> None:
     """Free the module's parked buffers when `owner`, which holds its library (`tracker`), is
     collected; the finalizer keeps the library loaded until then."""
     if RELEASE_SYMBOL in symbols:
-        weakref.finalize(owner, call, tracker[RELEASE_SYMBOL], tracker)
+        weakref.finalize(owner, _release, tracker[RELEASE_SYMBOL], tracker)
+
+
+def _release(address: int, tracker) -> None:
+    """Free the parked buffers; `tracker` rides along so the library outlives the call."""
+    call(address)

@@ -49,7 +49,8 @@ class Cached:
 
     def __init__(self, compiled):
         sig = compiled.signature
-        sig = dataclasses.replace(sig, symbols=(*sig.symbols, slots.RELEASE_SYMBOL, slots.HITS_SYMBOL))
+        wanted = dict.fromkeys((*sig.symbols, slots.RELEASE_SYMBOL, slots.HITS_SYMBOL))
+        sig = dataclasses.replace(sig, symbols=tuple(wanted))
         self.fn = load_compiled(sig, compiled.object_code)
         self.release_address = self.fn._tracker[slots.RELEASE_SYMBOL]
         self.hits_address = self.fn._tracker[slots.HITS_SYMBOL]
@@ -309,3 +310,17 @@ def test_a_loop_holds_one_temporary_not_one_per_iteration():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert float(proc.stdout.split()[-1]) == sum(range(200))
+
+
+def test_collecting_a_compiled_function_frees_its_parked_buffers(monkeypatch):
+    released = []
+    monkeypatch.setattr(slots, "call", lambda address: released.append(address) or 0)
+    x = np.linspace(0.1, 1.0, 300)
+    g = irad.jit_gradient(loop_loss)
+    g(x, irad.Const(3))
+    (prog,) = g.differentiator.programs.values()
+    address = prog.call._tracker[slots.RELEASE_SYMBOL]
+    del g, prog
+    import gc
+    gc.collect()
+    assert address in released
