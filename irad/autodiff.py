@@ -19,6 +19,7 @@ Invariants:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 from collections import namedtuple
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ from .interpreter import run as interpret
 from .printer import print_func
 from .tracer import signature_key, trace
 from .tracer.pytree import children, is_runtime_leaf
+
+log = logging.getLogger("irad")
 
 
 # ---- annotations and AD types -----------------------------------------------------
@@ -177,12 +180,37 @@ class GradientProgram:
             index = differentiated_index(out_tree, first_element)
             check_differentiable_result(primal, out_tree, index, fn)
             return [index]
-        traced, self.primal, grad, self.info, _ = _reverse(fn, args, kinds, options, seeded)
-        from .api import optimize
+        from .api import Stopwatch, dump, optimize
+        clock = Stopwatch()
+        traced, self.primal, grad, self.info, _ = clock("trace and reverse", _reverse, fn, args, kinds,
+                                                        options, seeded)
+        self.typed = traced.func
         self.out_tree, self.captured = traced.out_tree, traced.captured
         self.unoptimized = grad
-        self.grad = optimize(grad, options)
-        self.call = make_caller(self.grad, target, options, shadow_parameters(self.grad, self.info))
+        self.grad = clock("passes", optimize, grad, options)
+        name = self.grad.name
+        dump(name, "gradient-unoptimized", lambda: print_func(self.unoptimized))
+        dump(name, "gradient", lambda: print_func(self.grad))
+        self.call = clock("llvm", make_caller, self.grad, target, options,
+                          shadow_parameters(self.grad, self.info))
+        if target != "interpreter":
+            for stage in ("llvm", "llvm-optimized", "asm"):
+                dump(name, stage, lambda stage=stage: self.stage_text(stage))
+        log.info("compiled %s for %s: %s", name, target, clock.summary())
+
+    def stage_text(self, stage: str) -> str:
+        """The gradient's text at `stage` (see `jit_gradient(...).ir`)."""
+        texts = {"typed": lambda: print_func(self.typed), "optimized": lambda: print_func(self.primal),
+                 "gradient-unoptimized": lambda: print_func(self.unoptimized),
+                 "gradient": lambda: print_func(self.grad)}
+        native = {"llvm": "llvm_ir", "llvm-optimized": "llvm_ir_optimized", "asm": "asm"}
+        if stage in texts:
+            return texts[stage]()
+        if stage not in native:
+            raise ValueError(f"unknown stage {stage!r}: choose one of {', '.join([*texts, *native])}")
+        if not hasattr(self.call, native[stage]):
+            raise ValueError(f"stage {stage!r} needs target='cpu'")
+        return getattr(self.call, native[stage])
 
     def __call__(self, leaves, shadows, seed):
         outputs = self.call(*leaves, *self.captured, *shadows, seed)
@@ -601,8 +629,7 @@ class GradientFunction:
             _leaves(value, "dup" if mode == "dup" else ("const" if mode == "const" else "plain"),
                     shadow, leaves)
         prog = self.differentiator.program([s[0] for s in split], [x.kind for x in leaves], self.value)
-        return print_func({"gradient": prog.grad, "gradient-unoptimized": prog.unoptimized,
-                           "optimized": prog.primal}[stage])
+        return prog.stage_text(stage)
 
 
 def tape_bytes(f, *args) -> int:

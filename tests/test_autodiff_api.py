@@ -230,3 +230,32 @@ def test_structured_arguments_are_not_prepared():
     g = irad.jit_gradient(ap.pair_fn)
     assert g(ap.Pair(2.0, 3.0)) == g(ap.Pair(2.0, 3.0)) == (ap.Pair(9.0, 12.0),)
     assert not g.differentiator.flat_calls
+
+
+def _sum_of_sines(x):
+    return np.sum(np.sin(x))
+
+
+@pytest.mark.parametrize("stage,marker", [("typed", "func @_sum_of_sines("),
+                                          ("optimized", "sin "),
+                                          ("gradient", "func @_sum_of_sines.grad("),
+                                          ("gradient-unoptimized", "func @_sum_of_sines.grad("),
+                                          ("llvm", "define"), ("llvm-optimized", "define"),
+                                          ("asm", "ret")])
+def test_gradient_ir_at_every_stage(stage, marker):
+    assert marker in irad.jit_gradient(_sum_of_sines).ir(np.ones(3), stage=stage)
+
+
+def test_gradient_ir_native_stages_need_a_native_target():
+    with pytest.raises(ValueError, match="needs target='cpu'"):
+        irad.jit_gradient(_sum_of_sines, target="interpreter").ir(np.ones(3), stage="llvm")
+    with pytest.raises(ValueError, match="unknown stage"):
+        irad.jit_gradient(_sum_of_sines).ir(np.ones(3), stage="bitcode")
+
+
+def test_irad_dump_prints_gradient_stages(capfd, monkeypatch):
+    monkeypatch.setenv("IRAD_DUMP", "gradient,llvm-optimized")
+    irad.jit_gradient(_sum_of_sines)(np.ones(3))
+    err = capfd.readouterr().err
+    assert "stage gradient ----" in err and "func @_sum_of_sines.grad(" in err
+    assert "stage llvm-optimized ----" in err and "define" in err
