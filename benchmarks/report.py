@@ -149,9 +149,10 @@ sizes). Do not edit by hand.
   warm-up. Tables show the **median**; ratios also give the ratio of the minima. Arrays a
   function mutates are restored before each call, outside the timed region.
 - "irad gradient (alone)" is the same gradient timed in a process that runs nothing else. irad
-  mallocs and frees its tapes on every call; whether glibc then hands back memory that must be
-  page-faulted afresh depends on what the process freed before (malloc's adaptive mmap and trim
-  thresholds), so the two can differ several-fold.
+  keeps its tape and scratch buffers across calls (`runtime/slots.py`), so after the first call
+  neither allocates; the shadows the gradient returns are fresh NumPy arrays every call, whose
+  page faults depend on what the process freed before (malloc's adaptive mmap and trim
+  thresholds).
 - Before a tool's time counts, its result is checked: irad's primal against CPython (tiny
   size), irad's gradient against a central difference of irad's primal along a random
   direction, every other tool against irad (values, arrays mutated in place, gradients;
