@@ -145,6 +145,8 @@ class PrimalValues:
         if self.order is None:
             self.order = program_order(self.source, self.act)
         order, loops, writes = self.order
+        if any(op.name == "call" for op in order):      # a callee may write anything
+            return None
         for store in v.op.parent.ops:
             if store.name != "store" or store.operands[0] is not v:
                 continue
