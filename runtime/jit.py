@@ -123,12 +123,13 @@ def noalias_indices(func: Func, noalias_args) -> frozenset:
 
 
 def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = False,
-                 boundscheck: bool = True, noalias_args=()) -> CompiledFunction:
+                 boundscheck: bool = True, noalias_args=(), opt_level: int = 3) -> CompiledFunction:
     """Compile a verified `func` (calls resolve in `module`) for the host CPU.
 
     `noalias_args` (argument indices or names, e.g. a gradient's shadow
     arrays) promises that those arrays share no memory with any other
-    argument; every call checks it and raises InvalidValueError if not."""
+    argument; every call checks it and raises InvalidValueError if not.
+    `opt_level` picks LLVM's pipeline (vectorizers on at every level)."""
     h = host()
     noalias = noalias_indices(func, noalias_args)
     ml = lower_func(func, module, Options(fastmath=fastmath, boundscheck=boundscheck, noalias_args=noalias))
@@ -138,7 +139,7 @@ def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = F
     ml.module.data_layout = str(h.machine.target_data)
     vecmath.keep_alive(ml.module)
     llvm_ir = str(ml.module)
-    mod = optimize(llvm_ir)
+    mod = optimize(llvm_ir, opt_level)
     object_code = emit(mod)
     symbols = [entry_name(func.name), packed.name, *slots.exported(ml)]
     signature = Signature.of(func, ml.sites, written_args(func.name, ml.funcs), symbols,
