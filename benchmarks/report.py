@@ -23,12 +23,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 TOOLS = (("irad_primal", "irad primal"), ("irad_gradient", "irad gradient"),
          ("irad_gradient_alone", "irad gradient (alone)"),
+         ("irad_fastmath_primal", "irad primal, fastmath"), ("irad_fastmath_gradient", "irad gradient, fastmath"),
          ("numba_primal", "Numba primal"), ("numba_adjoint", "Numba hand-written adjoint"),
          ("jax_primal", "JAX primal"), ("jax_gradient", "JAX gradient"),
          ("torch_primal", "PyTorch primal"), ("torch_gradient", "PyTorch gradient"))
 GRADIENT_SET = ("heat", "gmm", "rk4", "nbody")
+ARRAY_SET = ("heat_slices", "black_scholes", "softmax_mlp")
 RATIOS = (("irad_primal", "numba_primal"), ("irad_gradient", "numba_primal"), ("irad_gradient", "irad_primal"),
-          ("irad_gradient_alone", "irad_primal"),
+          ("irad_gradient_alone", "irad_primal"), ("irad_gradient", "jax_gradient"),
+          ("irad_fastmath_gradient", "jax_gradient"),
           ("numba_adjoint", "numba_primal"), ("jax_gradient", "jax_primal"), ("torch_gradient", "torch_primal"))
 TOP_START, TOP_END = "<!-- bench:start -->", "<!-- bench:end -->"
 MEMORY = (("irad_gradient", "irad gradient"), ("jax_gradient", "JAX gradient"),
@@ -111,6 +114,12 @@ def targets(results) -> list[tuple[str, str, float | None, float | None, float]]
         out.append(("gradient ≤ 3× Numba primal", name, *r(name, "irad_gradient", "numba_primal"), 3.0))
     for name in GRADIENT_SET:
         out.append(("gradient ≤ 2× irad primal", name, *r(name, "irad_gradient", "irad_primal"), 2.0))
+    for name in ARRAY_SET:
+        out.append(("primal ≤ Numba primal", name, *r(name, "irad_primal", "numba_primal"), 1.0))
+    for name in ARRAY_SET:
+        out.append(("gradient ≤ JAX gradient", name, *r(name, "irad_gradient", "jax_gradient"), 1.0))
+    for name in ARRAY_SET:
+        out.append(("… with fastmath=True", name, *r(name, "irad_fastmath_gradient", "jax_gradient"), 1.0))
     extras = results.get("extras") or {}
     comp, warm, over = extras.get("compile", {}), extras.get("warm_start", {}), extras.get("call_overhead", {})
     out.append(("compile ≤ 150 ms (ms)", f"{comp.get('lines', '?')}-line function, primal",
@@ -225,6 +234,7 @@ def ratio_table(bench) -> str:
                                   for n, d in RATIOS], ADBENCH_GMM if b["name"] == "gmm" else ""])
     return table(["benchmark", "irad primal / Numba primal", "irad gradient / Numba primal",
                   "irad gradient / irad primal", "irad gradient (alone) / irad primal",
+                  "irad gradient / JAX gradient", "irad gradient, fastmath / JAX gradient",
                   "hand-written adjoint / Numba primal",
                   "JAX gradient / JAX primal", "PyTorch gradient / PyTorch primal", "reference"], rows)
 
