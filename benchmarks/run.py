@@ -122,7 +122,9 @@ def diff_grads(mod, grads):
 # ---- comparisons --------------------------------------------------------------------------------
 
 def close(a, b) -> bool:
-    """np.allclose over values, arrays and tuples of them."""
+    """np.allclose over values, arrays and tuples of them (None matches None)."""
+    if a is None or b is None:
+        return a is b
     if isinstance(a, tuple) or isinstance(b, tuple):
         return (isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b)
                 and all(close(x, y) for x, y in zip(a, b)))
