@@ -45,6 +45,17 @@ class BlockArg(Value):
         self.block, self.index = block, index
 
 
+_OPS = None
+
+
+def _op_table() -> dict:
+    """irad.ops.OPS, imported on first use (the op table imports this module)."""
+    global _OPS
+    from .ops import OPS
+    _OPS = OPS
+    return OPS
+
+
 class Op:
     """One operation: name, operands, attributes, regions, results, location."""
 
@@ -65,8 +76,7 @@ class Op:
 
     @property
     def opdef(self):
-        from .ops import OPS
-        return OPS[self.name]
+        return (_OPS if _OPS is not None else _op_table())[self.name]
 
     @property
     def result(self) -> Value:
@@ -171,8 +181,13 @@ def clone_op(op: Op, mapping: dict) -> Op:
             clone_ops_into(b.ops, nb, mapping)
             blocks.append(nb)
         regions.append(Region(blocks))
-    new = Op(op.name, [mapping.get(v, v) for v in op.operands], [r.type for r in op.results],
-             op.attrs, regions, op.loc, [r.hint for r in op.results])
+    new = Op.__new__(Op)                    # Op.__init__ without re-deriving what op knows
+    new.name, new.attrs, new.loc, new.parent = op.name, dict(op.attrs), op.loc, None
+    new.operands = [mapping.get(v, v) for v in op.operands]
+    new.regions = regions
+    for r in regions:
+        r.parent = new
+    new.results = [OpResult(r.type, new, r.index, r.hint) for r in op.results]
     mapping.update(zip(op.results, new.results))
     return new
 
