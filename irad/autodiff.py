@@ -320,7 +320,8 @@ class Differentiator:
         n = prog.info.n_results
         from .api import rebuild_output
         y = rebuild_output(prog.out_tree, outputs[:n])
-        return y, Pullback(prog, leaves, split, per_arg, outputs[n:])
+        shapes = {k: np.shape(outputs[k]) for k in prog.seeded}
+        return y, Pullback(prog, leaves, split, per_arg, outputs[n:], shapes)
 
     def __call__(self, args, zero=True, first_element=False):
         """(value, gradient tuple) of fn at args."""
@@ -438,13 +439,13 @@ class PullbackProgram:
 class Pullback:
     """`back(seed)`: the gradient for output cotangent `seed`, reusing one forward sweep."""
 
-    def __init__(self, prog: PullbackProgram, leaves, split_args, per_arg, residuals):
+    def __init__(self, prog: PullbackProgram, leaves, split_args, per_arg, residuals, shapes):
         self.prog, self.leaves, self.split_args, self.per_arg = prog, leaves, split_args, per_arg
-        self.residuals = residuals
+        self.residuals, self.shapes = residuals, shapes
 
     def __call__(self, seed):
         prog = self.prog
-        seeds = _flatten_seed(prog.out_tree, seed, prog.seeded, prog.seed_types)
+        seeds = _flatten_seed(prog.out_tree, seed, prog.seeded, prog.seed_types, self.shapes)
         shadows = [np.zeros(leaf.value.shape, shadow_dtype(leaf.value.dtype)) for leaf in self.leaves
                    if leaf.kind == "dup"]
         adjoints = prog.reverse([*self.residuals, *shadows, *seeds])
@@ -453,7 +454,8 @@ class Pullback:
                      for (v, mode, shadow), (s, e) in zip(self.split_args, self.per_arg))
 
 
-def _flatten_seed(tree, seed, seeded, types) -> list:
+def _flatten_seed(tree, seed, seeded, types, shapes) -> list:
+    """The seeds in the reverse Func's order; an array seed must have its result's shape."""
     flat: dict = {}
 
     def walk(t, s):
@@ -475,7 +477,11 @@ def _flatten_seed(tree, seed, seeded, types) -> list:
         s = flat.get(k)
         if t.is_array:
             want = np.float32 if t.dtype.name == "f32" else np.float64
-            out.append(np.zeros(0, want) if s is None else np.ascontiguousarray(s, dtype=want))
+            if s is not None and np.shape(s) != shapes[k]:
+                raise IradError(f"back: the seed for result {k} has shape {np.shape(s)}, but the "
+                                f"result has shape {shapes[k]}",
+                                hint="pass a seed shaped like the output (or None for zero)")
+            out.append(np.zeros(shapes[k], want) if s is None else np.ascontiguousarray(s, dtype=want))
         else:
             out.append(0.0 if s is None else float(s))
     return out

@@ -393,14 +393,16 @@ def _indexed(p):
 
 def _load(p, name):
     a, idx = _indexed(p)
-    return p.simple(name, [a, *idx], p.result_types())
+    attrs = _attr_dict(p) if p.accept("{") else {}
+    return p.simple(name, [a, *idx], p.result_types(), attrs)
 
 
 def _store(p, name):
     v = p.use()
     p.expect(",")
     a, idx = _indexed(p)
-    return p.simple(name, [v, a, *idx], [])
+    attrs = _attr_dict(p) if p.accept("{") else {}
+    return p.simple(name, [v, a, *idx], [], attrs)
 
 
 def _view_item(p, operands: list) -> str:

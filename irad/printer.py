@@ -228,12 +228,12 @@ def _dim(p, op):
 
 def _load(p, op):
     a, *idx = op.operands
-    return f" {p.name(a)}[{p.names(idx)}]" + p.result_suffix(op)
+    return f" {p.name(a)}[{p.names(idx)}]" + _attr_dict(op) + p.result_suffix(op)
 
 
 def _store(p, op):
     v, a, *idx = op.operands
-    return f" {p.name(v)}, {p.name(a)}[{p.names(idx)}]"
+    return f" {p.name(v)}, {p.name(a)}[{p.names(idx)}]" + _attr_dict(op)
 
 
 def _view(p, op):

@@ -111,6 +111,7 @@ class Reverser(PrimalValues):
         for t in self.tapes:
             b.emit("tape_free", t)
         b.emit("return", *[self.fwd[v] for v in ret.operands], *adjoints, loc=ret.loc)
+        mark_inbounds(g.body.block.ops[self.reverse_start:], seeds)
         has = [self.act.arg_is_active(i) and (i in self.dup_args or i in self.active_args)
                for i in range(len(p.args))]
         return g, GradientInfo(self.dup_args, self.active_args, self.seeded, has, len(p.result_types),
@@ -589,6 +590,16 @@ def backward_slice(block: Block, roots) -> set:
         needed.add(op)
         work.extend(op.operands)
     return needed
+
+
+def mark_inbounds(ops, seeds) -> None:
+    """Every element access of the reverse sweep repeats one the forward sweep made at the
+    same indices (into the array, a same-shaped shadow or a snapshot), which succeeded: the
+    reverse sweep is not bounds-checked again. Reads of the caller's seed arrays stay checked."""
+    for op in ops:
+        for inner in op.walk():
+            if inner.name == "store" or (inner.name == "load" and inner.operands[0] not in seeds):
+                inner.attrs["inbounds"] = True
 
 
 def permutation_order(perm: dict) -> int:

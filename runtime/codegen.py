@@ -242,7 +242,8 @@ class FuncLowering:
 
         Checks proven from the loop bounds or by an enclosing loop's versioning precondition
         are elided."""
-        if not self.boundscheck or (op, axis) in self.elided or (op, axis) in self.analysis.proven:
+        if not self.boundscheck or (op, axis) in self.elided or (op, axis) in self.analysis.proven \
+                or op.attrs.get("inbounds"):
             return
         ok = self.b.icmp_unsigned("<", index, extent)
         if when is not None:

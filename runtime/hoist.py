@@ -157,7 +157,10 @@ class Analysis:
 
     def _walk(self, block, chain: tuple) -> None:
         for op in block.ops:
-            if op.name in INDEXED and chain:
+            if op.name in INDEXED and op.attrs.get("inbounds"):
+                first = 1 if op.name == "load" else 2
+                self.proven.update((op, axis) for axis in range(len(op.operands) - first))
+            elif op.name in INDEXED and chain:
                 self._place_checks(op, chain)
             if op.name == "for":
                 self._walk(op.regions[0].block, chain + (op,))

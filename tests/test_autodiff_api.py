@@ -259,3 +259,23 @@ def test_irad_dump_prints_gradient_stages(capfd, monkeypatch):
     err = capfd.readouterr().err
     assert "stage gradient ----" in err and "func @_sum_of_sines.grad(" in err
     assert "stage llvm-optimized ----" in err and "define" in err
+
+
+def _doubled(x):
+    return x * 2.0
+
+
+def test_pullback_seed_of_the_wrong_shape_is_a_clear_error():
+    y, back = irad.pullback(_doubled, np.ones(5))
+    np.testing.assert_array_equal(back(np.arange(5.0))[0], 2.0 * np.arange(5.0))
+    np.testing.assert_array_equal(back(None)[0], np.zeros(5))
+    for bad in (np.ones(2), np.ones(7), np.ones((5, 1))):
+        with pytest.raises(irad.IradError, match=r"seed for result 0 has shape .* result has shape \(5,\)"):
+            back(bad)
+
+
+def test_reverse_sweep_accesses_are_marked_inbounds_and_the_forward_ones_are_not():
+    text = irad.jit_gradient(_sum_of_sines).ir(np.ones(3), stage="gradient")
+    loads = [line for line in text.splitlines() if " load " in line]
+    assert any("{inbounds = true}" in line for line in loads)   # the reverse sweep's
+    assert any("inbounds" not in line for line in loads)        # the forward sweep's

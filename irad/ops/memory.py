@@ -79,8 +79,9 @@ def _load_vjp(rev, op):
 
 
 define("load", _load_rule, syntax="load", effect="read", llvm=Special("load"),
-       evaluate=lambda a, *idx: a[checked(a, idx)], differentiable=True, vjp=_load_vjp,
-       extra=MEMORY_RULE)
+       evaluate=lambda a, *idx, inbounds=False: a[checked(a, idx)], differentiable=True, vjp=_load_vjp,
+       extra=MEMORY_RULE, notes="attribute inbounds: the indices are known valid (native code "
+                                "checks nothing; the interpreter still does)")
 
 
 def _store_rule(types, attrs):
@@ -101,7 +102,7 @@ def checked(a, idx) -> tuple:
     return tuple(check_index(int(i), axis, n) for axis, (i, n) in enumerate(zip(idx, a.shape)))
 
 
-def _store_eval(v, a, *idx):
+def _store_eval(v, a, *idx, inbounds=False):
     a[checked(a, idx)] = v
 
 
