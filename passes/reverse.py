@@ -468,12 +468,39 @@ class Reverser(PrimalValues):
         ctx.b.emit("yield", *new_carried, *[self.adj.get(v) or self.zero(v) for v in outer],
                    *self.permuted_now(op, ctx))
         self.leave(body, saved_adj, saved_ctx)
+        if not active and not arrays and self.order_free(op, block):
+            first, stop, back = lo, hi, step
         results = as_list(self.ctx.b.emit("for", first, stop, back, *cts, *inits, *arrays,
                                           regions=[Region([block])]))
         for k, r in zip(active, results[:n]):
             self.accumulate(op.operands[3 + k], r)
         for v, r in zip(outer, results[n:]):
             self.adj[v] = r
+
+    def order_free(self, loop: Op, reverse_body: Block) -> bool:
+        """May the reverse of this `for` run its iterations in forward order (cheaper: no
+        lane reversal when vectorized)? Yes when nothing orders them: no tape is popped,
+        and every array the loop writes is accessed only at one index tuple that contains
+        the induction variable (each iteration owns its elements; the shadows of arrays
+        only read receive commutative accumulations)."""
+        body = loop.regions[0].block
+        if any(o.regions or o.name == "call" for o in body.ops[:-1]) \
+                or any(o.name == "tape_pop" for inner in reverse_body.ops for o in inner.walk()):
+            return False
+        accesses: dict = {}
+        for o in body.ops[:-1]:
+            if written_array(o) is not None and o.name != "store":
+                return False
+            if o.name in ("load", "store"):
+                array, idx = (o.operands[0], o.operands[1:]) if o.name == "load" else (o.operands[1], o.operands[2:])
+                accesses.setdefault(self.act.cls(array), set()).add(tuple(idx))
+        iv = body.args[0]
+        for o in body.ops[:-1]:
+            if o.name == "store":
+                tuples = accesses[self.act.cls(o.operands[1])]
+                if len(tuples) != 1 or iv not in next(iter(tuples)):
+                    return False
+        return True
 
     # ---- loops that permute their arrays (double buffering: `u, v = v, u`) ----
     def permutation(self, loop: Op) -> dict | None:

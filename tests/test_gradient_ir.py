@@ -1,6 +1,7 @@
 """Golden tests of gradient IR: tapes appear exactly where values are
 overwritten (FileCheck patterns in tests/golden/gradient/*.check), and
 every gradient IR round-trips through the parser."""
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,28 @@ def test_stored_transcendental_results_are_reloaded_not_recomputed():
     x = np.linspace(-1.0, 1.0, 5)
     irad.check_gradient(programs.tanh_layer, x, 0.5)
     irad.check_gradient(programs.tanh_layer, irad.AutoInterpreter(), x, 0.5)
+
+
+def _reverse_loop_steps(text: str) -> list:
+    """The step operand's sign of each loop in the reverse sweep (after tape_rewind or the
+    first loop with no location comment), in order: '+' or '-'."""
+    lines = text.splitlines()
+    start = next(k for k, line in enumerate(lines) if " for " in line and "#" not in line)
+    signs = []
+    consts = {m.group(1): int(m.group(2)) for m in
+              (re.search(r"(%[\w.]+) = const (-?\d+) : i64", line) for line in lines) if m}
+    for line in lines[start:]:
+        m = re.search(r" for %[\w.]+ = \S+ to \S+ step (%[\w.]+)", line)
+        if m:
+            signs.append("+" if consts.get(m.group(1), 0) > 0 else "-")
+    return signs
+
+
+def test_independent_reverse_loops_run_forwards_and_ordered_ones_backwards():
+    heat = irad.jit_gradient(programs.heat_linear, target="interpreter").ir(np.ones(8), irad.Const(0.2))
+    assert _reverse_loop_steps(heat) == ["-", "-", "+", "+", "+"]   # energy, steps, 2 stencil loops, zeroing
+    gs = irad.jit_gradient(programs.gauss_seidel, target="interpreter").ir(np.ones(6), 0.3)
+    assert _reverse_loop_steps(gs)[-1] == "-"        # u[i] reads u[i-1]: iterations are ordered
+    for fn, args in ((programs.heat_linear, (np.linspace(0, 1, 8), 0.2)),
+                     (programs.gauss_seidel, (np.linspace(0, 1, 6), 0.3))):
+        irad.check_gradient(fn, *args)
