@@ -469,6 +469,7 @@ class Reverser(PrimalValues):
                    *self.permuted_now(op, ctx))
         self.leave(body, saved_adj, saved_ctx)
         if not active and not arrays and self.order_free(op, block):
+            read_tapes_in_order(block, self.ctx.b, lo, hi, step)
             first, stop, back = lo, hi, step
         results = as_list(self.ctx.b.emit("for", first, stop, back, *cts, *inits, *arrays,
                                           regions=[Region([block])]))
@@ -479,13 +480,16 @@ class Reverser(PrimalValues):
 
     def order_free(self, loop: Op, reverse_body: Block) -> bool:
         """May the reverse of this `for` run its iterations in forward order (cheaper: no
-        lane reversal when vectorized)? Yes when nothing orders them: no tape is popped,
-        and every array the loop writes is accessed only at one index tuple that contains
-        the induction variable (each iteration owns its elements; the shadows of arrays
-        only read receive commutative accumulations)."""
+        lane reversal when vectorized)? Yes when nothing orders them: each tape is popped
+        once per iteration, unconditionally (its segment is then read in order), and every
+        array the loop writes is accessed only at one index tuple that contains the
+        induction variable (each iteration owns its elements; the shadows of arrays only
+        read receive commutative accumulations)."""
         body = loop.regions[0].block
-        if any(o.regions or o.name == "call" for o in body.ops[:-1]) \
-                or any(o.name == "tape_pop" for inner in reverse_body.ops for o in inner.walk()):
+        pops = [o.operands[0] for o in reverse_body.ops if o.name == "tape_pop"]
+        if any(o.regions or o.name == "call" for o in body.ops[:-1]) or len(set(pops)) != len(pops) \
+                or any(o.name == "tape_pop" for inner in reverse_body.ops if inner.regions
+                       for o in inner.walk()):
             return False
         accesses: dict = {}
         for o in body.ops[:-1]:
@@ -617,6 +621,32 @@ def backward_slice(block: Block, roots) -> set:
         needed.add(op)
         work.extend(op.operands)
     return needed
+
+
+def read_tapes_in_order(block: Block, outer: Builder, lo, hi, step) -> None:
+    """Turn the pops of a reverse loop body that will run forwards into reads: each tape's
+    segment (one value per iteration, pushed in order) is dropped from the cursor before
+    the loop (`outer`), and iteration (iv - lo) / step reads its own position."""
+    pops = [o for o in block.ops if o.name == "tape_pop"]
+    if not pops:
+        return
+    trips = trip_count(outer, lo, hi, step)
+    starts = {op: outer.emit("tape_drop", op.operands[0], trips) for op in pops}
+    scratch = Block()
+    b = Builder(scratch)
+    k = b.floordiv(b.sub(block.args[0], lo), step)
+    reads = {}
+    for op in pops:
+        read = Op("tape_read", [op.operands[0], b.add(starts[op], k)], [op.results[0].type])
+        scratch.append(read)
+        reads[op.results[0]] = read.results[0]
+    block.ops = [o for o in block.ops if o.name != "tape_pop"]
+    for o in reversed(scratch.ops):
+        o.parent = block
+        block.ops.insert(0, o)
+    for o in block.ops:
+        for inner in o.walk():
+            inner.operands = [reads.get(v, v) for v in inner.operands]
 
 
 def mark_inbounds(ops, seeds) -> None:

@@ -42,7 +42,7 @@ from .abi import i64, mem_type, reg_type
 from .hoist import _linear
 
 MAY_FAIL = frozenset({"load", "store", "view", "reshape", "check", "alloc", "copy", "fill", "gemm", "call", "for", "while",
-                      "if", "tape_new", "tape_push", "tape_pop", "tape_reserve", "tape_rewind", "tape_free"})
+                      "if", "tape_new", "tape_push", "tape_pop", "tape_drop", "tape_reserve", "tape_rewind", "tape_free"})
 MAX_SPAN = 8
 
 

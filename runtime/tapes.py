@@ -176,6 +176,23 @@ def lower_tape_pop(L, op, values):
     return from_mem(b, t, instr)
 
 
+def lower_tape_drop(L, op, values):
+    h, n = values
+    b = L.b
+    start = b.sub(get_field(L, h, TAPE_CURSOR), n)
+    L.check_index(op, 0, start, b.add(get_field(L, h, TAPE_LEN), i64(1)), kind="tape")
+    set_field(L, h, TAPE_CURSOR, start)
+    return start
+
+
+def lower_tape_read(L, op, values):
+    h, k = values
+    t = op.results[0].type
+    instr = L.b.load(_element(L, get_field(L, h, TAPE_DATA), k, t), typ=mem_type(t))
+    L.alias.tape_data(instr)
+    return from_mem(L.b, t, instr)
+
+
 def lower_tape_rewind(L, op, values):
     (h,) = values
     set_field(L, h, TAPE_CURSOR, get_field(L, h, TAPE_LEN))
@@ -192,7 +209,7 @@ def lower_tape_free(L, op, values):
 
 
 SPECIALS = {"tape_new": lower_tape_new, "tape_push": lower_tape_push, "tape_pop": lower_tape_pop,
-            "tape_reserve": lower_tape_reserve,
+            "tape_reserve": lower_tape_reserve, "tape_drop": lower_tape_drop, "tape_read": lower_tape_read,
             "tape_rewind": lower_tape_rewind, "tape_free": lower_tape_free}
 
 

@@ -600,3 +600,17 @@ def test_scalar_arguments_are_converted():
     assert isinstance(run(unop("neg", "f32"), 1.5), np.float32)
     assert run(COLLATZ, np.int32(6)) == _collatz(6)
     assert run(COLLATZ, 6.0) == _collatz(6)
+
+
+def test_tape_drop_and_read_visit_a_segment_in_push_order():
+    from irad.ops.tape import Tape
+    from irad.ops import OPS
+    t = Tape()
+    for v in (1.0, 2.0, 3.0, 4.0):
+        OPS["tape_push"].evaluate(t, v)
+    OPS["tape_rewind"].evaluate(t)
+    start = OPS["tape_drop"].evaluate(t, np.int64(3))
+    assert start == 1 and t.cursor == 1
+    assert [OPS["tape_read"].evaluate(t, start + k) for k in range(3)] == [2.0, 3.0, 4.0]
+    with pytest.raises(IndexError):
+        OPS["tape_drop"].evaluate(t, np.int64(2))

@@ -316,9 +316,13 @@ func @tapes(%x: f64, %n: i64) -> (f64, i64) {
   tape_rewind %u
   %y = tape_pop %t : f64
   %m = tape_pop %u : i64
+  tape_rewind %t
+  %one = const 1 : i64
+  %s = tape_drop %t, %one : i64
+  %z = tape_read %t, %s : f64
   tape_free %t
   tape_free %u
-  return %y, %m
+  return %z, %m
 }
 """)
 

@@ -10,6 +10,11 @@ A `for` loop reserves room for its trip count on entry, so pushes in its
 body never reallocate; other pushes (in `while` loops) grow the tape by
 doubling.
 
+A reverse loop whose iterations may run in any order reads its tape segment
+forwards instead of popping: `tape_drop` moves the cursor back over the n
+values the loop pushed and returns where they start; `tape_read` reads the
+value at a position.
+
 Invariants: a tape is created once at function entry (`tape_new`), holds
 elements of one scalar type, and is freed once (`tape_free`) or by its
 owner (a pullback) when garbage-collected.
@@ -117,6 +122,31 @@ def _reserve_rule(types, attrs):
 define("tape_reserve", _reserve_rule, effect="write", evaluate=lambda tape, n: None,
        llvm=Special("tape_reserve"), notes="make room for n more pushes (a `for` loop's trip count)")
 define("tape_pop", _pop_rule, effect="write", evaluate=_pop, llvm=Special("tape_pop"))
+def _drop_rule(types, attrs):
+    _expect_tape(types, 0)
+    if len(types) != 2 or not types[1].is_int:
+        raise TypeRuleError(1, "i64 count", types[1] if len(types) > 1 else "nothing")
+    return [types[1]]
+
+
+def _drop(tape: Tape, n):
+    if int(n) > tape.cursor:
+        raise IndexError(f"dropping {int(n)} values from a tape holding {tape.cursor}")
+    tape.cursor -= int(n)
+    return type(n)(tape.cursor)
+
+
+def _read_rule(types, attrs):
+    t = _expect_tape(types, 0)
+    if len(types) != 2 or not types[1].is_int:
+        raise TypeRuleError(1, "i64 position", types[1] if len(types) > 1 else "nothing")
+    return [t.element]
+
+
+define("tape_drop", _drop_rule, effect="write", evaluate=_drop, llvm=Special("tape_drop"),
+       notes="cursor -= n (n values pushed last); returns the new cursor, where they start")
+define("tape_read", _read_rule, effect="read", evaluate=lambda tape, k: tape.values[int(k)],
+       llvm=Special("tape_read"), notes="the value at position k (0 = pushed first)")
 define("tape_rewind", _unary_tape_rule, effect="write", evaluate=_rewind,
        llvm=Special("tape_rewind"))
 define("tape_free", _unary_tape_rule, effect="write", evaluate=lambda tape: tape.values.clear(),
