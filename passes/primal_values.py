@@ -142,9 +142,7 @@ class PrimalValues:
         so re-loading it is cheaper than recomputing a transcendental function; else None.
         Each loop around the store, up to the array's block, must index by its own
         induction variable (every iteration stores to a different element)."""
-        if self.order is None:
-            self.order = program_order(self.source, self.act)
-        order, loops, writes = self.order
+        order, loops, writes = self.ordering()
         if any(op.name == "call" for op in order):      # a callee may write anything
             return None
         for store in v.op.parent.ops:
@@ -168,6 +166,12 @@ class PrimalValues:
                 continue
             return array, idx
         return None
+
+    def ordering(self):
+        """`program_order` of the source, computed once."""
+        if self.order is None:
+            self.order = program_order(self.source, self.act)
+        return self.order
 
     def induction(self, v: BlockArg, ctx: Context) -> Value | None:
         """v recomputed from the induction variable, when v is an integer its `for` loop

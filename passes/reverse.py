@@ -331,22 +331,9 @@ class Reverser(PrimalValues):
 
     def written_after(self, op: Op, array: Value) -> bool:
         """May a write after op (or in a later iteration of a loop around it) reach array?"""
-        cls, seen, loops = self.act.cls(array), False, set()
-        parent = op.parent.parent.parent if op.parent.parent is not None else None
-        while parent is not None:
-            if parent.name in ("for", "while"):
-                loops.add(parent)
-            parent = parent.parent.parent.parent if parent.parent.parent is not None else None
-        for o in self.source.walk():
-            if o is op:
-                seen = True
-            target = written_array(o)
-            if target is None or self.act.cls(target) is not cls:
-                continue
-            inside = set(op.walk())
-            if (seen and o not in inside) or any(o in set(loop.walk()) for loop in loops):
-                return True
-        return False
+        order, loops, writes = self.ordering()
+        cls, end = self.act.cls(array), max(order[o] for o in op.walk())
+        return any(c is cls and (order[w] > end or loops[w] & loops[op]) for w, c in writes)
 
     def for_each_element(self, array: Value, fn, accumulate=False):
         """Loop over every index of `array` (in the reverse sweep), calling fn(indices)."""

@@ -214,6 +214,25 @@ class FuncLowering:
         rt = self.fn.function_type.return_type
         self.b.ret(self.b.insert_value(ir.Constant(rt, ir.Undefined), status, 0))
 
+    def call_with_status(self, fn, flat, results, name: str, fails_rarely: bool) -> list:
+        """Call an outlined function returning {status, flattened results...}: propagate a
+        non-zero status (an error), else return the results rebuilt for `results`' types."""
+        b = self.b
+        out = b.call(fn, [self.ctx, *flat])
+        status = b.extract_value(out, 0)
+        failed, ok = self.new_block(f"{name}.failed"), self.new_block(f"{name}.ok")
+        weights = [1 << 20, 1] if fails_rarely else [1, 1 << 20]
+        b.cbranch(b.icmp_signed("==", status, ir.Constant(I32, 0)), ok, failed).set_weights(weights)
+        b.position_at_end(failed)
+        self.propagate(status)
+        b.position_at_end(ok)
+        values, k = [], 1
+        for r in results:
+            n = len(flat_types(r.type))
+            values.append(unflatten(b, r.type, [b.extract_value(out, k + j) for j in range(n)]))
+            k += n
+        return values
+
     def fail(self, status: int, site: ir.Value, index=None, extent=None, axis: int = 0) -> None:
         """Fill the error record and return `status` (terminates the current block)."""
         zero = i64(0)

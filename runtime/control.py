@@ -19,7 +19,7 @@ from llvmlite import ir
 
 from irad.errors import UnsupportedError
 
-from .abi import I32, flat_types, flatten, i64, unflatten
+from .abi import flatten, i64
 from .errors import VALUE
 from .hoist import LoopPlan
 from .loops import add_incoming, group_values, phi_group, trip_count
@@ -89,25 +89,13 @@ def _check_call_types(op, callee) -> None:
 
 
 def lower_call(L, op, values):
-    b = L.b
     name = op.attrs["callee"]
     fn = L.ml.impl(name)
     callee = L.ml.funcs[name]
     _check_call_types(op, callee)
     flat = [v for a, val in zip(callee.args, values) for v in flatten(a.type, val)]
-    out = b.call(fn, [L.ctx, *flat])
-    status = b.extract_value(out, 0)
-    failed, ok = L.new_block("call.failed"), L.new_block("call.ok")
-    b.cbranch(b.icmp_signed("==", status, ir.Constant(I32, 0)), ok, failed).set_weights([1 << 20, 1])
-    b.position_at_end(failed)
-    L.propagate(status)
-    b.position_at_end(ok)
-    results, k = [], 1
-    for r in op.results:
-        n = len(flat_types(r.type))
-        results.append(unflatten(b, r.type, [b.extract_value(out, k + j) for j in range(n)]))
-        k += n
-    return results
+    return L.call_with_status(fn, flat, op.results, "call", fails_rarely=True)
+
 
 
 SPECIALS = {"for": lower_for, "while": lower_while, "if": lower_if, "call": lower_call}

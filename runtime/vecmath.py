@@ -66,18 +66,15 @@ def process_symbols() -> dict:
     return found
 
 
-def available(name: str, t: ir.Type) -> bool:
-    scalar, vector, _ = _names(name, t == F64)
-    return name in FUNCTIONS and vector in process_symbols()
-
-
 def call(L, name: str, values) -> ir.Value | None:
     """A call to op `name` that LLVM may vectorize through libmvec, or None (no fastmath,
     no vector variant: the caller lowers the call as usual)."""
     t = values[0].type
-    if not L.fm or name not in FUNCTIONS or not available(name, t):
+    if not L.fm or name not in FUNCTIONS:
         return None
     scalar, vector, lanes = _names(name, t == F64)
+    if vector not in process_symbols():
+        return None
     alias = L.ml.declare(f"irad_vm_{scalar}", t, [v.type for v in values])
     alias.attributes.add("readnone")
     vt = ir.VectorType(t, lanes)

@@ -267,21 +267,9 @@ def versioned_loop(L, op, plan: LoopPlan, values, trip) -> list:
 
 def call_checked_copy(L, op, values) -> list:
     fn, free = checked_copy(L, op)
-    b = L.b
     flat = [x for v in free for x in flatten(v.type, L.env[v])]
-    out = b.call(fn, [L.ctx, *flat])
-    status = b.extract_value(out, 0)
-    failed, ok = L.new_block("checked.failed"), L.new_block("checked.ok")
-    b.cbranch(b.icmp_signed("==", status, ir.Constant(I32, 0)), ok, failed).set_weights([1, 1 << 20])
-    b.position_at_end(failed)
-    L.propagate(status)
-    b.position_at_end(ok)
-    results, k = [], 1
-    for r in op.results:
-        n = len(flat_types(r.type))
-        results.append(unflatten(b, r.type, [b.extract_value(out, k + j) for j in range(n)]))
-        k += n
-    return results
+    # taken when the fast path's precondition failed: usually on the way to an error
+    return L.call_with_status(fn, flat, op.results, "checked", fails_rarely=False)
 
 
 def checked_copy(L, op):
