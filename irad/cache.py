@@ -11,8 +11,8 @@ inlined with a hash of their code. Loading re-resolves those lookups and
 compares them, so editing a helper in another module, rebinding a global
 constant or changing the type of a captured array misses the entry.
 
-The directory also holds the object code of the runtime's shared support
-library (runtime/support.py), keyed by its LLVM IR and the CPU.
+The directory also holds the object code of the runtime's shared libraries
+(runtime/library.py, runtime/support.py), keyed by their sources and the CPU.
 
 Invariants: anything wrong with an entry (truncated, corrupt, written by
 another version, stale) is a miss that recompiles and rewrites it, never
@@ -78,10 +78,11 @@ def entry_path(directory: Path, fn, signature_key, options: dict) -> Path | None
 
 
 def prepare_runtime(directory: Path) -> None:
-    """Load the runtime's shared support library from `directory` (built and stored there on
-    the first use), so that a warm process skips LLVM altogether."""
-    from .runtime.support import call_address
-    call_address(directory)
+    """Load the runtime's shared libraries (runtime/library.py, runtime/support.py) from
+    `directory` (built and stored there on first use), so that a warm process skips LLVM."""
+    from .runtime import library, support
+    library.addresses(directory)
+    support.call_address(directory)
 
 
 def summarize(obj):

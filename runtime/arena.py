@@ -18,6 +18,8 @@ Invariants:
   now). The entry calls it once, at the end of every call, keeping what
   it returns (array bases, tape headers).
 - The entry zeroes the arena (`init`) before the first allocation.
+- The functions here belong to the runtime library (runtime/library.py):
+  compiled once per process, called by every module.
 """
 from __future__ import annotations
 
@@ -57,20 +59,20 @@ def init(b: ir.IRBuilder, ctx) -> None:
 
 
 def alloc_fn(ml) -> ir.Function:
-    return ml.helper("irad.arena.alloc", PTR, [PTR, I64, I64], lambda fn: _build_alloc(ml, fn))
+    return ml.shared("irad.arena.alloc", PTR, [PTR, I64, I64], lambda fn: _build_alloc(ml, fn))
 
 
 def cached_alloc_fn(ml) -> ir.Function:
-    return ml.helper("irad.arena.alloc_cached", PTR, [PTR, I64, PTR], lambda fn: _build_cached(ml, fn))
+    return ml.shared("irad.arena.alloc_cached", PTR, [PTR, I64, PTR], lambda fn: _build_cached(ml, fn))
 
 
 def release_fn(ml) -> ir.Function:
-    return ml.helper("irad.arena.release", VOID, [PTR, PTR, I64], lambda fn: _build_release(ml, fn))
+    return ml.shared("irad.arena.release", VOID, [PTR, PTR, I64], lambda fn: _build_release(ml, fn))
 
 
 def _record_fn(ml) -> ir.Function:
     """irad.arena.record(ctx, item, slot, bytes) -> i1: false if the arena cannot grow."""
-    return ml.helper("irad.arena.record", ir.IntType(1), [PTR, I64, PTR, I64], lambda fn: _build_record(ml, fn))
+    return ml.shared("irad.arena.record", ir.IntType(1), [PTR, I64, PTR, I64], lambda fn: _build_record(ml, fn))
 
 
 def _build_record(ml, fn):

@@ -212,12 +212,13 @@ def check_array(sig: Signature, k: int, value, t: ArrayType) -> np.ndarray:
 class CompiledFunction:
     """A natively compiled IR function; call it like the function itself."""
 
-    def __init__(self, signature: Signature, llvm_ir: str, llvm_ir_optimized: str, object_code: bytes,
+    def __init__(self, signature: Signature, llvm_ir: str, llvm_ir_optimized, object_code: bytes,
                  tracker, entry_address: int, packed_address: int):
+        """`llvm_ir_optimized`: the text, or a function that makes it when first asked for."""
         self.signature = signature
         self.name = signature.name
         self.llvm_ir = llvm_ir
-        self.llvm_ir_optimized = llvm_ir_optimized
+        self._optimized = llvm_ir_optimized
         self.object_code = object_code
         self.packed_address = packed_address
         self._asm = None
@@ -235,6 +236,12 @@ class CompiledFunction:
 
     def __repr__(self) -> str:
         return f"<CompiledFunction @{self.name}>"
+
+    @property
+    def llvm_ir_optimized(self) -> str:
+        if callable(self._optimized):
+            self._optimized = self._optimized()
+        return self._optimized
 
     @property
     def asm(self) -> str:

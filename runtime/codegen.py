@@ -13,6 +13,8 @@ Invariants:
 - Semantics are the interpreter's, exactly: no instruction that can trap or
   yield poison is emitted on a path the interpreter defines (division by
   zero, INT_MIN / -1, float-to-int overflow, out-of-range shifts).
+- Every failing check branches to its function's one failure exit, which
+  writes the error record from phis and returns the status.
 - Bounds checks go through `FuncLowering.check_index`; a check that the
   loop bounds prove (`Analysis.proven`, runtime/hoist.py) or that the
   enclosing loop's versioning precondition has proven (`FuncLowering.elided`,
@@ -35,7 +37,7 @@ from irad.ops.lowering import Binary, Compare, Intrinsic, Libm, Special
 from . import blas, control, memory, scalars, tapes
 from .alias import AliasScopes
 from .hoist import Analysis
-from .abi import CTX, CTX_ERR, ERR_FIELDS, I32, PTR, check_type, flat_types, flatten, i64, unflatten
+from .abi import CTX, CTX_ERR, ERR_FIELDS, I32, I64, PTR, check_type, flat_types, flatten, i64, unflatten
 from .errors import INDEX, Site
 
 FAST_FLAGS = ("reassoc", "contract", "nsz", "arcp", "afn")
@@ -65,8 +67,9 @@ class Options:
 class ModuleLowering:
     """The LLVM module being built, its declarations and its failure sites."""
 
-    def __init__(self, funcs: dict[str, Func], options: Options):
+    def __init__(self, funcs: dict[str, Func], options: Options, *, defines_shared: bool = False):
         self.module = ir.Module(name="irad")
+        self.defines_shared = defines_shared        # True only for the runtime library itself
         self.funcs = funcs
         self.options = options
         self.sites: list[Site] = []
@@ -87,6 +90,15 @@ class ModuleLowering:
             return existing
         fn = ir.Function(self.module, ir.FunctionType(ret, list(args)), name)
         fn.attributes.add("nounwind")
+        return fn
+
+    def shared(self, name: str, ret: ir.Type, args, build) -> ir.Function:
+        """A runtime-library function (runtime/library.py): declared here, defined by
+        `build(fn)` only in the library's own module."""
+        if not self.defines_shared:
+            return self.declare(name, ret, args)
+        fn = self.helper(name, ret, args, build)
+        fn.linkage = "external"
         return fn
 
     def helper(self, name: str, ret: ir.Type, args, build) -> ir.Function:
@@ -162,6 +174,7 @@ class FuncLowering:
         self.elided: set = set()                # (op, axis) checks proven by an enclosing precondition
         self.promoted: dict = {}                # tape op -> (data pointer, element index)
         self.intercept: dict = {}               # op -> replacement lowering (runtime/scatter.py)
+        self._failure = None                    # (block, record phis), see _failure_exit
 
     def loop_plan(self, op: Op):
         """The versioning plan of `for` op (None: lower it plainly)."""
@@ -234,26 +247,43 @@ class FuncLowering:
         return values
 
     def fail(self, status: int, site: ir.Value, index=None, extent=None, axis: int = 0) -> None:
-        """Fill the error record and return `status` (terminates the current block)."""
-        zero = i64(0)
-        fields = [i64(status), site, zero if index is None else index, zero if extent is None else extent,
-                  i64(axis)]
-        for k, v in enumerate(fields[:ERR_FIELDS]):
-            ptr = self.b.gep(self.ctx, [ir.Constant(I32, 0), ir.Constant(I32, CTX_ERR), ir.Constant(I32, k)],
-                             inbounds=True, source_etype=CTX)
-            self.b.store(v, ptr)
-        self.b.ret(self.b.insert_value(ir.Constant(self.fn.function_type.return_type, ir.Undefined),
-                                       ir.Constant(I32, status), 0))
+        """Branch to the function's one failure exit with this error record (terminates the
+        current block)."""
+        self._branch_to_failure(self.b.branch, status, site, index, extent, axis)
 
     def check(self, ok: ir.Value, status: int, site: ir.Value, index=None, extent=None,
               axis: int = 0) -> None:
         """Continue when `ok` (i1) holds, else fail with the given record."""
-        bad = self.fn.append_basic_block("fail")
         good = self.fn.append_basic_block("ok")
-        self.b.cbranch(ok, good, bad).set_weights([1 << 20, 1])
-        self.b.position_at_end(bad)
-        self.fail(status, site, index, extent, axis)
+        self._branch_to_failure(lambda exit_: self.b.cbranch(ok, good, exit_).set_weights([1 << 20, 1]),
+                                status, site, index, extent, axis)
         self.b.position_at_end(good)
+
+    def _branch_to_failure(self, branch, status, site, index, extent, axis) -> None:
+        exit_, phis = self._failure_exit()
+        zero = i64(0)
+        record = [i64(status), site, zero if index is None else index, zero if extent is None else extent,
+                  i64(axis)]
+        source = self.b.block
+        branch(exit_)
+        for phi, value in zip(phis, record):
+            phi.add_incoming(value, source)
+
+    def _failure_exit(self):
+        """The block every failing check branches to: phis of the record's fields, which it
+        writes into the context before returning the status. Made on first use."""
+        if self._failure is None:
+            block = self.fn.append_basic_block("fail")
+            b = ir.IRBuilder(block)
+            phis = [b.phi(I64, name) for name in ("status", "site", "index", "extent", "axis")]
+            for k, v in enumerate(phis[:ERR_FIELDS]):
+                ptr = b.gep(self.ctx, [ir.Constant(I32, 0), ir.Constant(I32, CTX_ERR), ir.Constant(I32, k)],
+                            inbounds=True, source_etype=CTX)
+                b.store(v, ptr)
+            rt = self.fn.function_type.return_type
+            b.ret(b.insert_value(ir.Constant(rt, ir.Undefined), b.trunc(phis[0], I32), 0))
+            self._failure = block, phis
+        return self._failure
 
     def check_index(self, op: Op, axis: int, index: ir.Value, extent: ir.Value, kind="index",
                     when: ir.Value | None = None) -> None:

@@ -106,6 +106,11 @@ class Check:
     chain: tuple
     wrap: tuple | None = None
 
+    def key(self) -> tuple:
+        """Equal for checks of the same index into the same array axis over the same loops."""
+        return (self.array, self.axis, self.index.const, frozenset(self.index.coeffs.items()),
+                self.chain, self.wrap)
+
 
 @dataclass
 class LoopPlan:

@@ -10,14 +10,17 @@ Invariants:
   `fastmath=True`, which puts reassoc/contract/nsz/arcp/afn on float
   arithmetic (never nnan/ninf: NaN and infinity checks stay meaningful).
 - A function's module holds its code, its C entry and its packed entry
-  (runtime/entry.py); the CPython-API wrapper that unboxes arguments is
-  shared by all functions and built once per process (runtime/support.py).
-- `CompiledFunction` keeps the LLVM IR before and after optimization, the
-  object code and the assembly on demand. `load_compiled(signature,
-  object_code)` relinks object code without running LLVM's optimizer (a
-  disk cache hit); the object code is only valid for the same CPU, so a
-  cache key must include the CPU (and the Python and NumPy versions, whose
-  object layouts the shared wrapper reads).
+  (runtime/entry.py); the CPython-API wrapper that unboxes arguments
+  (runtime/support.py) and the arena and slot functions
+  (runtime/library.py) are shared by all functions and built once per
+  process.
+- `CompiledFunction` keeps the LLVM IR and the object code; the optimized
+  IR (optimized again, identically) and the assembly are made on demand.
+  `load_compiled(signature, object_code)` relinks object code without
+  running LLVM's optimizer (a disk cache hit); the object code is only
+  valid for the same CPU, so a cache key must include the CPU (and the
+  Python and NumPy versions, whose object layouts the shared wrapper
+  reads).
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ import llvmlite.binding as llvm
 
 from irad.ir import Func, Module
 
-from . import blas, slots, vecmath
+from . import blas, library, slots, vecmath
 from .calling import CompiledFunction, Signature
 from .codegen import Options, lower_func
 from .entry import build_entry, build_packed, entry_name, packed_name, written_args
@@ -94,11 +97,17 @@ def assemble(llvm_ir_optimized: str) -> str:
         return h.machine.emit_assembly(llvm.parse_assembly(llvm_ir_optimized))
 
 
-def link(object_code: bytes, symbols):
-    """Load object code into a fresh JIT library; return (tracker, {symbol: address})."""
+def link(object_code: bytes, symbols, runtime: bool = True):
+    """Load object code into a fresh JIT library; return (tracker, {symbol: address}).
+
+    `runtime`: resolve the runtime library's functions (runtime/library.py); False only for
+    the shared libraries themselves."""
     h = host()
+    shared = library.addresses() if runtime else {}     # before taking the lock: it may link
     with _lock:
         builder = llvm.JITLibraryBuilder().add_object_img(object_code).add_current_process()
+        for name, address in shared.items():
+            builder.import_symbol(name, address)
         for name, address in blas.process_symbols(object_code).items():  # BLAS table (runtime/blas.py)
             builder.import_symbol(name, address)
         for name, address in vecmath.process_symbols().items():  # libm/libmvec (runtime/vecmath.py)
@@ -145,11 +154,12 @@ def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = F
     signature = Signature.of(func, ml.sites, written_args(func.name, ml.funcs), symbols,
                              fastmath=fastmath, boundscheck=boundscheck,
                              noalias=ml.noalias_args(func))
-    return load_compiled(signature, object_code, llvm_ir, str(mod))
+    # the optimized text is only for debugging: made again (the same) when asked for
+    return load_compiled(signature, object_code, llvm_ir, lambda: str(optimize(llvm_ir, opt_level)))
 
 
 def load_compiled(signature: Signature, object_code: bytes, llvm_ir: str = "",
-                  llvm_ir_optimized: str = "") -> CompiledFunction:
+                  llvm_ir_optimized="") -> CompiledFunction:
     """Link object code made by `compile_func` (same CPU and Python) into a callable."""
     tracker, addresses = link(object_code, signature.symbols)
     name = signature.name

@@ -5,6 +5,9 @@ Invariants:
   computed without overflow for any i64 bounds (the difference of the
   bounds is taken as unsigned once it is known to be positive). Callers
   guarantee `step != 0` on the path that computes it.
+- `add`/`sub`/`mul` fold i64 constants (wrapping, as LLVM's `add` does)
+  and identities; code built from them is the same as the unfolded
+  builder's, only shorter.
 - `counted_loop` runs k = 0 .. trip-1 in a guarded, rotated loop (the
   shape LLVM's vectorizer wants); values carried across iterations are
   phi groups, one phi per flattened component (`abi.flat_types`).
@@ -16,8 +19,53 @@ from llvmlite import ir
 from .abi import I64, flat_types, flatten, i64, unflatten
 
 
+def constant(v) -> int | None:
+    """The value of an i64 constant (None for anything else)."""
+    return v.constant if isinstance(v, ir.Constant) and v.type == I64 and isinstance(v.constant, int) \
+        else None
+
+
+def _wrap(x: int) -> ir.Constant:
+    return i64((x + 2**63) % 2**64 - 2**63)
+
+
+def add(b, x, y) -> ir.Value:
+    cx, cy = constant(x), constant(y)
+    if cx is not None and cy is not None:
+        return _wrap(cx + cy)
+    if cx == 0:
+        return y
+    return x if cy == 0 else b.add(x, y)
+
+
+def sub(b, x, y) -> ir.Value:
+    cx, cy = constant(x), constant(y)
+    if cx is not None and cy is not None:
+        return _wrap(cx - cy)
+    return x if cy == 0 else b.sub(x, y)
+
+
+def mul(b, x, y) -> ir.Value:
+    cx, cy = constant(x), constant(y)
+    if cx is not None and cy is not None:
+        return _wrap(cx * cy)
+    if cx == 0 or cy == 0:
+        return i64(0)
+    if cx == 1:
+        return y
+    return x if cy == 1 else b.mul(x, y)
+
+
 def trip_count(L, lo, hi, step) -> ir.Value:
     b = L.b
+    s = constant(step)
+    if s is not None and s != 0:                 # the usual case: a known step, one direction
+        if constant(lo) is not None and constant(hi) is not None:
+            return i64(len(range(constant(lo), constant(hi), s)))
+        first, last = (lo, hi) if s > 0 else (hi, lo)
+        distance = sub(b, last, first)
+        trip = distance if abs(s) == 1 else add(b, b.udiv(sub(b, distance, i64(1)), i64(abs(s))), i64(1))
+        return b.select(b.icmp_signed("<", first, last), trip, i64(0))
     up = b.icmp_signed(">", step, i64(0))
     nonempty = b.select(up, b.icmp_signed("<", lo, hi), b.icmp_signed(">", lo, hi))
     distance = b.select(up, b.sub(hi, lo), b.sub(lo, hi))

@@ -3,7 +3,8 @@
 Allocating a large buffer afresh on every call costs page faults (malloc
 hands big blocks out as fresh mmaps), often more than the work done in
 them. So every tape site and every scratch `alloc` site owns a slot, an
-internal module global that holds null or one parked buffer; a call takes
+internal module global {buffer or null, hits} holding at most one parked
+buffer and counting the takes that found one; a call takes
 the buffer when it starts using the site and parks it again when the
 buffer is released (runtime/arena.py, runtime/tapes.py).
 
@@ -28,7 +29,9 @@ Invariants:
   `irad_release_caches()` frees them all; every module with slots
   defines it (`exported`), and its owner calls it before unloading the
   module (`release_on_collect`); it must not run while a call is in
-  flight. `irad_cache_hits()` counts reuses (for tests and debugging).
+  flight. `irad_cache_hits()` sums the slots' hits (for tests and debugging).
+- `take`, `park` and `clear` belong to the runtime library
+  (runtime/library.py): compiled once per process, called by every module.
 """
 from __future__ import annotations
 
@@ -37,7 +40,7 @@ import weakref
 
 from llvmlite import ir
 
-from .abi import I64, PTR, VOID, i64
+from .abi import I32, I64, PTR, VOID, i64
 
 RELEASE_SYMBOL = "irad_release_caches"      # () -> i64: frees every parked buffer, returns their bytes
 HITS_SYMBOL = "irad_cache_hits"             # () -> i64: takes that found a buffer, since loading
@@ -46,20 +49,37 @@ _NULL = ir.Constant(PTR, None)
 TAKEN = ir.LiteralStructType([PTR, I64])
 
 
+SLOT = ir.LiteralStructType([PTR, I64])     # the parked buffer (or null), takes that found one
+
+
 def new_slot(ml) -> ir.GlobalVariable:
-    """A fresh empty slot, registered with the module's release function."""
-    slot = _global(ml, "irad.slot", PTR, _NULL)
-    release = _exported(ml, RELEASE_SYMBOL, lambda b: b.ret(i64(0)))
-    block = release.blocks[0]
+    """A fresh empty slot, registered with the module's release and hits functions."""
+    slot = _global(ml, "irad.slot", SLOT, ir.Constant(SLOT, [None, 0]))
+    _append_sum(ml, RELEASE_SYMBOL, lambda b: b.call(clear_fn(ml), [slot]))
+    _append_sum(ml, HITS_SYMBOL, lambda b: b.load_atomic(_hits(b, slot), "monotonic", 8, typ=I64))
+    return slot
+
+
+def _append_sum(ml, name: str, term) -> None:
+    """Add `term(builder)` to what the module's function `name() -> i64` returns."""
+    fn = ml.module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(ml.module, ir.FunctionType(I64, []), name)
+        fn.attributes.add("nounwind")
+        ir.IRBuilder(fn.append_basic_block("entry")).ret(i64(0))
+    block = fn.blocks[0]
     ret = block.terminator
     block.instructions.remove(ret)
     block.terminator = None
     b = ir.IRBuilder(block)
-    b.ret(b.add(ret.operands[0], b.call(_clear_fn(ml), [slot])))
-    return slot
+    b.ret(b.add(ret.operands[0], term(b)))
 
 
-def _clear_fn(ml) -> ir.Function:
+def _hits(b, slot) -> ir.Value:
+    return b.gep(slot, [ir.Constant(I32, 0), ir.Constant(I32, 1)], inbounds=True, source_etype=SLOT)
+
+
+def clear_fn(ml) -> ir.Function:
     """irad.slot.clear(slot) -> i64: free the parked buffer, if any; its capacity or 0."""
     def build(fn):
         (slot,) = fn.args
@@ -70,7 +90,7 @@ def _clear_fn(ml) -> ir.Function:
         nbytes = b.load(p, typ=I64, align=8)
         b.call(ml.declare("free", VOID, [PTR]), [p])
         b.ret(nbytes)
-    return ml.helper("irad.slot.clear", I64, [PTR], build)
+    return ml.shared("irad.slot.clear", I64, [PTR], build)
 
 
 def _global(ml, name, ty, init) -> ir.GlobalVariable:
@@ -79,24 +99,6 @@ def _global(ml, name, ty, init) -> ir.GlobalVariable:
     g.initializer = init
     g.align = 8
     return g
-
-
-def _exported(ml, name, finish) -> ir.Function:
-    """The module's function `name() -> i64` (created by `finish(builder)` if new)."""
-    fn = ml.module.globals.get(name)
-    if fn is None:
-        fn = ir.Function(ml.module, ir.FunctionType(I64, []), name)
-        fn.attributes.add("nounwind")
-        finish(ir.IRBuilder(fn.append_basic_block("entry")))
-    return fn
-
-
-def _hits(ml) -> ir.GlobalVariable:
-    name = "irad.slot.hits"
-    if name not in ml.module.globals:
-        counter = _global(ml, name, I64, i64(0))
-        _exported(ml, HITS_SYMBOL, lambda b: b.ret(b.load_atomic(counter, "monotonic", 8)))
-    return ml.module.globals[name]
 
 
 def take_fn(ml) -> ir.Function:
@@ -111,16 +113,16 @@ def take_fn(ml) -> ir.Function:
         b.position_at_end(empty)
         b.ret(ir.Constant(TAKEN, [None, 0]))
         b.position_at_end(full)
-        b.atomic_rmw("add", _hits(ml), i64(1), "monotonic")
+        b.atomic_rmw("add", _hits(b, slot), i64(1), "monotonic")
         taken = b.insert_value(ir.Constant(TAKEN, ir.Undefined), p, 0)
         b.ret(b.insert_value(taken, b.load(p, typ=I64, align=8), 1))
-    return ml.helper("irad.slot.take", TAKEN, [PTR], build)
+    return ml.shared("irad.slot.take", TAKEN, [PTR], build)
 
 
 def park_fn(ml) -> ir.Function:
     """irad.slot.park(slot, buffer, bytes): give back a buffer this caller owns (null: nothing;
     no slot or too small: free it)."""
-    return ml.helper("irad.slot.park", VOID, [PTR, PTR, I64], lambda fn: _build_park(ml, fn))
+    return ml.shared("irad.slot.park", VOID, [PTR, PTR, I64], lambda fn: _build_park(ml, fn))
 
 
 def _build_park(ml, fn):

@@ -33,18 +33,14 @@ import by runtime/cpython.py, which builds no wrapper when they differ.
 """
 from __future__ import annotations
 
-import hashlib
-import os
-import sys
-import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
 
-import llvmlite
 from llvmlite import ir
 
 from .abi import F32, F64, I1, I8, I32, I64, PTR, VOID, i64, stack_slot
+from .library import load_shared
 
 STATE = ("fallback", "box", "failed", "desc", "ndarray", "float", "int", "true", "false", "np_true",
          "np_false", "f64", "f32", "i64", "i32", "bool_", "keepalive")
@@ -434,50 +430,15 @@ def module_text(triple: str, data_layout: str, layout) -> str:
     return str(module)
 
 
-def _cache_file(directory: Path, h, layout) -> Path:
-    """The library's file in `directory`: named by everything its object code depends on (this
-    source, the object layouts, the LLVM and Python versions, the CPU)."""
-    source = Path(__file__).read_bytes()
-    key = "\n".join([llvmlite.__version__, sys.version, h.triple, h.cpu, h.features, repr(layout),
-                     hashlib.sha256(source).hexdigest()])
-    return directory / f"support-{hashlib.sha256(key.encode()).hexdigest()[:32]}.o"
-
-
-def _build(h, layout, path: Path | None) -> bytes:
-    from .jit import emit, optimize
-    code = emit(optimize(module_text(h.triple, str(h.machine.target_data), layout), level=2))
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(code)
-            os.replace(tmp, path)
-        except OSError:
-            pass
-    return code
-
-
-def _load(directory: Path | None):
-    """Link the library, from `directory`'s copy when it has a valid one (else rebuilt there)."""
-    from .entry import LAYOUT
-    from .jit import host, link
-    h = host()
-    path = _cache_file(directory, h, LAYOUT) if directory is not None else None
-    if path is not None:
-        try:
-            return link(path.read_bytes(), [NAME])
-        except Exception:  # missing, truncated or foreign: rebuild it
-            pass
-    return link(_build(h, LAYOUT, path), [NAME])
-
-
 def call_address(directory: Path | None = None) -> int:
     """The address of `irad.rt.call`, built (or read from `directory`) on first use."""
     global _address, _tracker
     if _address is None:
         with _lock:
             if _address is None:
-                _tracker, addresses = _load(directory)
+                from .entry import LAYOUT
+                _tracker, addresses = load_shared(
+                    "support", ("support.py",), repr(LAYOUT),
+                    lambda triple, data_layout: module_text(triple, data_layout, LAYOUT), [NAME], directory)
                 _address = addresses[NAME]
     return _address

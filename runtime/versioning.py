@@ -39,7 +39,7 @@ from llvmlite import ir
 
 from .abi import I1, I32, PTR, TAPE_CURSOR, TAPE_DATA, TAPE_LEN, flat_types, flatten, i64, unflatten
 from .hoist import LoopPlan, free_values
-from .loops import add_incoming, counted_loop, group_values, phi_group, trip_count
+from .loops import add, add_incoming, constant, counted_loop, group_values, mul, phi_group, sub, trip_count
 from .scatter import GatherState, find_groups
 
 TRUE, FALSE = ir.Constant(I1, 1), ir.Constant(I1, 0)
@@ -59,6 +59,18 @@ class _Checked:
         self.overflow = self.b.or_(self.overflow, bad)
 
     def _op(self, method, x, y):
+        cx, cy = constant(x), constant(y)
+        if cx is not None and cy is not None:
+            exact = {"sadd_with_overflow": cx + cy, "ssub_with_overflow": cx - cy,
+                     "smul_with_overflow": cx * cy}[method]
+            if -2**63 <= exact < 2**63:
+                return i64(exact)
+            self.overflow = TRUE
+            return i64(0)
+        if method == "smul_with_overflow" and (cx == 1 or cy == 1):
+            return y if cx == 1 else x
+        if method == "sadd_with_overflow" and (cx == 0 or cy == 0):
+            return y if cx == 0 else x
         pair = getattr(self.b, method)(x, y)
         self.flag(self.b.extract_value(pair, 1))
         return self.b.extract_value(pair, 0)
@@ -95,7 +107,13 @@ class _Checked:
 
 def _loop_range(L, lo, step, trip):
     """(first, last) induction values of a loop with `trip` > 0 iterations (exact, no overflow)."""
-    return lo, L.b.add(lo, L.b.mul(L.b.sub(trip, i64(1)), step))
+    return lo, add(L.b, lo, mul(L.b, sub(L.b, trip, i64(1)), step))
+
+
+def _direction(step) -> int | None:
+    """+1 or -1 for a constant step, None when only known at run time."""
+    s = constant(step)
+    return None if not s else (1 if s > 0 else -1)
 
 
 def _inner_ranges(L, chain, ranges, c: _Checked):
@@ -104,11 +122,13 @@ def _inner_ranges(L, chain, ranges, c: _Checked):
     for loop in chain[1:]:
         if loop not in ranges:
             lo, hi, step = (L.env[v] for v in loop.operands[:3])
-            zero = b.icmp_signed("==", step, i64(0))
-            c.flag(zero)                            # a zero step raises: let the checked copy do it
-            step = b.select(zero, i64(1), step)
+            if _direction(step) is None:
+                zero = b.icmp_signed("==", step, i64(0))
+                c.flag(zero)                        # a zero step raises: let the checked copy do it
+                step = b.select(zero, i64(1), step)
             trip = trip_count(L, lo, hi, step)
-            ranges[loop] = (*_loop_range(L, lo, step, trip), b.icmp_unsigned("==", trip, i64(0)))
+            ranges[loop] = (*_loop_range(L, lo, step, trip), b.icmp_unsigned("==", trip, i64(0)),
+                            _direction(step))
         empty = b.or_(empty, ranges[loop][2])
     return empty
 
@@ -120,11 +140,14 @@ def _check_holds(L, check, ranges, c: _Checked):
     low = high = c.expr(check.index.const)
     for loop, coeff in check.index.coeffs.items():
         a = c.expr(coeff)
-        first, last = ranges[loop][:2]
+        first, last, _empty, direction = ranges[loop]
         x, y = c.mul(a, first), c.mul(a, last)
-        smaller = b.icmp_signed("<", x, y)
-        low = c.add(low, b.select(smaller, x, y))
-        high = c.add(high, b.select(smaller, y, x))
+        if constant(a) is not None and direction is not None:   # monotone in a known direction
+            smaller, larger = (x, y) if (constant(a) >= 0) == (direction > 0) else (y, x)
+        else:
+            is_smaller = b.icmp_signed("<", x, y)
+            smaller, larger = b.select(is_smaller, x, y), b.select(is_smaller, y, x)
+        low, high = c.add(low, smaller), c.add(high, larger)
     extent = L.env[check.array].shape[check.axis]
     below = b.icmp_signed("<", high, extent)
     if check.wrap is None:
@@ -141,10 +164,13 @@ def _check_holds(L, check, ranges, c: _Checked):
 def precondition(L, op, plan: LoopPlan, lo, step, trip, headers) -> ir.Value:
     b = L.b
     c = _Checked(L)
-    ranges = {op: (*_loop_range(L, lo, step, trip), FALSE)}
-    ok = TRUE
+    ranges = {op: (*_loop_range(L, lo, step, trip), FALSE, _direction(step))}
+    ok, seen = TRUE, set()
     for check in plan.checks:
-        ok = b.and_(ok, _check_holds(L, check, ranges, c))
+        key = check.key()
+        if key not in seen:                         # the same index into the same array, once
+            seen.add(key)
+            ok = b.and_(ok, _check_holds(L, check, ranges, c))
     for tape, pops in plan.pops.items():
         _data, length, cursor = headers[tape]
         total = b.umul_with_overflow(trip, i64(len(pops)))
@@ -225,7 +251,7 @@ def fast_loop(L, op, plan: LoopPlan, lo, step, trip, inits, headers=None) -> lis
 
     def body(k, carried):
         _bind_promoted(L, plan, headers, k)
-        i = L.b.add(lo, L.b.mul(k, step))
+        i = add(L.b, lo, mul(L.b, k, step))
         nexts = L.lower_block(block, [i, *carried[:n]])
         return nexts if gather is None else nexts + gather.iteration(i, carried[n:])
 

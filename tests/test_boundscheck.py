@@ -219,6 +219,40 @@ def test_nested_checks_are_hoisted_to_the_outermost_loop():
     assert "x double>" in opt                      # the checked-free inner loop vectorizes
 
 
+REPEATED_INDEX = """
+func @f(%a: array<f64,1,C>, %n: i64) -> f64 {
+  %c0 = const 0 : i64
+  %c1 = const 1 : i64
+  %z = const 0.0 : f64
+  %s = for %i = %c0 to %n step %c1 iter_args(%acc = %z) -> f64 {
+    %x = load %a[%i] : f64
+    %y = load %a[%i] : f64
+    %j = add %i, %c1 : i64
+    %w = load %a[%j] : f64
+    %t = add %x, %y : f64
+    %u = add %t, %w : f64
+    %r = add %acc, %u : f64
+    yield %r
+  }
+  return %s
+}
+"""
+
+
+def test_the_same_index_is_checked_once_before_the_loop():
+    func, cf = build(REPEATED_INDEX)
+    (plan,) = Analysis(func).plans.values()
+    x, y, w = (c.key() for c in plan.checks)
+    assert x == y and x != w
+    pre = cf.llvm_ir.split("fast:")[0]
+    extent = re.search(r'@"irad.impl.f"\(ptr %"\.1", ptr %"\.2", ptr %"\.3", i64 (%"\.\d+")', pre).group(1)
+    assert len(re.findall(rf"icmp slt i64 [^,]+, {extent}", pre)) == 2     # a[i], a[i + 1]: once each
+    a = np.arange(5.0)
+    assert list(cf(a, 4)) == [sum(2 * a[i] + a[i + 1] for i in range(4))]
+    with pytest.raises(IndexError, match="index 5 is out of bounds"):
+        cf(a, 5)
+
+
 TRIANGLE_AND_GUARD = """
 func @f(%a: array<f64,2,C>, %n: i64) -> f64 {
   %c0 = const 0 : i64

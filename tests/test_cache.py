@@ -88,3 +88,14 @@ def test_corrupt_entry_is_ignored_and_rewritten(project, damage):
     assert result == 28.0 and "disk-cache miss" in log
     result, log = run(project)
     assert "from the disk cache" in log
+
+
+@pytest.mark.parametrize("library", ["runtime", "support"])
+def test_shared_libraries_are_cached_and_a_corrupt_copy_is_rebuilt(project, library):
+    run(project)
+    (path,) = (project / "cache").glob(f"{library}-*.o")
+    good = path.read_bytes()
+    path.write_bytes(good[: len(good) // 3])
+    result, log = run(project)
+    assert result == 28.0 and "from the disk cache" in log
+    assert path.read_bytes() == good

@@ -285,6 +285,41 @@ def test_for_with_extreme_bounds_does_not_overflow():
     assert cf(big - 2, big, 1)[1] == 2
 
 
+CONSTANT_STEP_LOOP = """
+func @f(%lo: i64, %hi: i64) -> (i64, i64) {
+  %c0 = const 0 : i64
+  %c1 = const 1 : i64
+  %step = const STEP : i64
+  %s, %n = for %i = %lo to %hi step %step iter_args(%acc = %c0, %cnt = %c0) -> (i64, i64) {
+    %a2 = add %acc, %i : i64
+    %n2 = add %cnt, %c1 : i64
+    yield %a2, %n2
+  }
+  return %s, %n
+}
+"""
+
+
+@pytest.mark.parametrize("step", [1, 2, 7, -1, -3])
+def test_for_with_a_constant_step_follows_range(step):
+    _, _, cf = build(CONSTANT_STEP_LOOP.replace("STEP", str(step)))
+    big = 2 ** 63 - 1
+    bounds = [(0, 10), (10, 0), (5, 5), (-7, 8), (8, -7), (0, 1), (3, 2), (big - 2, big), (big, big - 9),
+              (-big - 1, -big + 1), (-big + 1, -big - 1), (big, -big - 1) if step > 0 else (-big - 1, big)]
+    for lo, hi in bounds:           # the last pair: empty, though hi - lo overflows
+        expected = range(lo, hi, step)
+        wrapped_sum = (sum(expected) + 2**63) % 2**64 - 2**63
+        assert list(cf(lo, hi)) == [wrapped_sum, len(expected)], (lo, hi)
+
+
+@pytest.mark.parametrize("lo,hi,step", [(0, 10, 3), (10, 0, -4), (5, 5, 1), (-3, 4, 1), (4, -3, 1)])
+def test_for_with_constant_bounds_and_step_follows_range(lo, hi, step):
+    text = CONSTANT_STEP_LOOP.replace("STEP", str(step)).replace("(%lo: i64, %hi: i64)", "()")
+    text = text.replace("  %c0 = const 0", f"  %lo = const {lo} : i64\n  %hi = const {hi} : i64\n  %c0 = const 0")
+    _, _, cf = build(text)
+    assert list(cf()) == [sum(range(lo, hi, step)), len(range(lo, hi, step))]
+
+
 def test_for_zero_step_is_a_value_error():
     _, _, cf = build(RANGE_LOOP)
     with pytest.raises(ValueError, match="step must not be zero"):
@@ -573,6 +608,26 @@ func @f(%n: i64) -> f64 {
     assert _heap_bytes() - before < 1 << 20
 
 
+def test_arena_and_slot_functions_come_from_the_runtime_library():
+    text = """
+func @f(%n: i64) -> f64 {
+  %z = const 0.0 : f64
+  %a = alloc %n : array<f64,1,C>
+  fill %a, %z
+  %c0 = const 0 : i64
+  %x = load %a[%c0] : f64
+  return %x
+}
+"""
+    _, _, cf = build(text)
+    for name in ("irad.arena.alloc_cached", "irad.arena.release"):
+        assert f'declare {"ptr" if "alloc" in name else "void"} @"{name}"' in cf.llvm_ir
+        assert not re.search(rf'^define [^\n]*@"{re.escape(name)}"', cf.llvm_ir, re.M)
+    assert list(cf(5)) == [0.0]
+    with pytest.raises(IndexError):
+        cf(0)
+
+
 def test_alloc_failures_raise():
     text = """
 func @f(%n: i64) -> array<f64,2,C> {
@@ -701,6 +756,14 @@ def test_store_out_of_bounds_names_location_index_and_extent(source):
     assert f"{source}:3:5:" in message and "a[j, i] = v" in message and "store" in message
     assert "index 3 is out of bounds for axis 0 with extent 3" in message
     assert not a.any()                        # nothing was written
+
+
+def test_every_failing_check_shares_one_failure_exit(source):
+    _, _, cf = build(bounds_program(source))
+    impl = cf.llvm_ir.split('define internal {i32, double} @"irad.impl.f"')[1].split("\n}\n")[0]
+    assert len(re.findall(r"^fail[.0-9]*:", impl, re.M)) == 1
+    assert len(re.findall(r"label %\"fail\"", impl)) == 4    # two axes of the load and of the store
+    assert impl.count("ret {i32, double}") == 2               # success and the failure exit
 
 
 def test_view_out_of_bounds():
