@@ -184,6 +184,9 @@ class GradientProgram:
         clock = Stopwatch()
         traced, self.primal, grad, self.info, _ = clock("trace and reverse", _reverse, fn, args, kinds,
                                                         options, seeded)
+        if not first_element:               # `gradient`: nobody reads the value
+            from .passes.split import without_primal_results
+            grad = without_primal_results(grad, self.info)
         self.typed = traced.func
         self.out_tree, self.captured = traced.out_tree, traced.captured
         self.unoptimized = grad
@@ -324,7 +327,8 @@ class Differentiator:
         return y, Pullback(prog, leaves, split, per_arg, outputs[n:], shapes)
 
     def __call__(self, args, zero=True, first_element=False):
-        """(value, gradient tuple) of fn at args."""
+        """(value, gradient tuple) of fn at args; the value is None unless `first_element` (only
+        `withgradient` asks for it, and then differentiates the output's first element)."""
         try:
             key = (first_element, *map(_flat_key, args))
             flat = self.flat_calls.get(key)
@@ -341,11 +345,11 @@ class Differentiator:
         results, adjoints = prog([leaf.value for leaf in leaves], shadows, seed)
         grads = _leaf_gradients(leaves, shadows, adjoints, prog.info, zero)
         from .api import rebuild_output
-        value = rebuild_output(prog.out_tree, results)
+        value = rebuild_output(prog.out_tree, results) if first_element else None
         grad_tuple = tuple(_rebuild_gradient(v, mode, grads[s:e], shadow)
                            for (v, mode, shadow), (s, e) in zip(split, per_arg))
         if key is not None and len(leaves) == len(args) and all(map(_is_flat, primal_args)):
-            self.flat_calls[key] = FlatCall(prog, args, leaves)
+            self.flat_calls[key] = FlatCall(prog, args, leaves, first_element)
         return value, grad_tuple
 
 
@@ -369,10 +373,10 @@ class FlatCall:
     Each argument's gradient is None, ("adjoint", index among the adjoints), ("shadow", index
     among the shadows) or ("user", shadow index): added into the Duplicated shadow given."""
 
-    def __init__(self, prog: GradientProgram, args, leaves):
+    def __init__(self, prog: GradientProgram, args, leaves, wants_value: bool):
         from .api import output_builder
         self.call, self.captured, self.n = prog.call, prog.captured, prog.info.n_results
-        self.output = output_builder(prog.out_tree)
+        self.output = output_builder(prog.out_tree) if wants_value else lambda outputs: None
         self.unwrap = [type(a) in (Duplicated, Const, Active) for a in args]
         self.shadows = [(k, shadow_dtype(leaf.value.dtype)) for k, leaf in enumerate(leaves)
                         if leaf.kind == "dup"]

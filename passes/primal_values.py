@@ -28,11 +28,6 @@ from ..ir import Block, BlockArg, Builder, Func, Op, OpResult, Region, Value
 from ..types import I64, TapeType
 from .activity import Activity, defining_block, written_array
 
-# Ops worth re-loading from memory rather than recomputing (see `stored_copy`).
-TRANSCENDENTAL = frozenset({"exp", "expm1", "log", "log1p", "log2", "log10", "sin", "cos", "tan",
-                            "asin", "acos", "atan", "sinh", "cosh", "tanh", "atan2", "hypot", "pow"})
-
-
 @dataclass
 class Context:
     """The reverse code of one primal block, and the primal values it has obtained there."""
@@ -116,7 +111,7 @@ class PrimalValues:
         op = v.op
         if op.name == "dim":
             return self.extent(op.operands[0], op.attrs["axis"], ctx)
-        if op.name in TRANSCENDENTAL:
+        if op.opdef.expensive:
             stored = self.stored_copy(v)
             if stored is not None:
                 array, idx = stored

@@ -455,7 +455,8 @@ class Reverser(PrimalValues):
         ctx.b.emit("yield", *new_carried, *[self.adj.get(v) or self.zero(v) for v in outer],
                    *self.permuted_now(op, ctx))
         self.leave(body, saved_adj, saved_ctx)
-        if not active and not arrays and self.order_free(op, block):
+        passed_through = all(a is x for a, x in zip(new_carried, block.args[1:1 + n]))
+        if passed_through and not arrays and self.order_free(op, block):
             read_tapes_in_order(block, self.ctx.b, lo, hi, step)
             first, stop, back = lo, hi, step
         results = as_list(self.ctx.b.emit("for", first, stop, back, *cts, *inits, *arrays,
@@ -467,7 +468,8 @@ class Reverser(PrimalValues):
 
     def order_free(self, loop: Op, reverse_body: Block) -> bool:
         """May the reverse of this `for` run its iterations in forward order (cheaper: no
-        lane reversal when vectorized)? Yes when nothing orders them: each tape is popped
+        lane reversal when vectorized)? Yes when nothing orders them: the adjoints of its
+        carried values pass through unchanged (a sum's), each tape is popped
         once per iteration, unconditionally (its segment is then read in order), and every
         array the loop writes is accessed only at one index tuple that contains the
         induction variable (each iteration owns its elements; the shadows of arrays only

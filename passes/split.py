@@ -13,7 +13,7 @@ Func gives.
 """
 from __future__ import annotations
 
-from ..ir import Block, Func, Op, clone_op
+from ..ir import Block, Builder, Func, Op, clone_op
 from .reverse import GradientInfo
 
 
@@ -57,6 +57,19 @@ def split(grad: Func, info: GradientInfo, n_primal_args: int) -> tuple[Func, Fun
     _copy_into(reverse_ops, rev.body.block, mapping)
     rev.body.block.append(Op("return", [mapping[v] for v in adjoints], [], loc=ret.loc))
     return fwd, rev
+
+
+def without_primal_results(grad: Func, info: GradientInfo) -> Func:
+    """The gradient Func returning zeros for its scalar primal results (for callers that only
+    want the gradient): whatever only computed them becomes dead code."""
+    new = grad.clone()
+    block = new.body.block
+    ret = block.ops.pop()
+    b = Builder(block, ret.loc)
+    values = [b.const(0, v.type) if k < info.n_results and v.type.is_scalar else v
+              for k, v in enumerate(ret.operands)]
+    b.emit("return", *values)
+    return new
 
 
 def _copy_into(ops, block: Block, mapping: dict):

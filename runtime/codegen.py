@@ -171,6 +171,7 @@ class FuncLowering:
         self.alias = alias or AliasScopes(ml.module, func, ml.noalias_args(func), tag=not ml.is_callee(func))
         self.analysis = analysis or Analysis(func)
         self.versioning = versioning            # False in a loop's outlined checked copy
+        self.plain_broadcast = not versioning   # no loop specialization (runtime/broadcast.py)
         self.elided: set = set()                # (op, axis) checks proven by an enclosing precondition
         self.promoted: dict = {}                # tape op -> (data pointer, element index)
         self.intercept: dict = {}               # op -> replacement lowering (runtime/scatter.py)

@@ -5,7 +5,9 @@ Invariants:
   (Python's range for either sign of step; a zero step raises ValueError
   before the loop, as `range` does). A loop with a plan (runtime/hoist.py)
   is versioned or has its tapes promoted (runtime/versioning.py); any
-  loop may lower its scatter-adds as gathers (runtime/scatter.py).
+  loop may lower its scatter-adds as gathers (runtime/scatter.py). A loop
+  indexing operands broadcast at run time is specialized for unbroadcast
+  ones (runtime/broadcast.py).
 - `while` evaluates its before region, leaves with the `condition`'s
   values when it is false, else runs the after region and repeats; the
   before region dominates the exit, so results need no phis.
@@ -23,10 +25,15 @@ from .abi import flatten, i64
 from .errors import VALUE
 from .hoist import LoopPlan
 from .loops import add_incoming, group_values, phi_group, trip_count
+from .broadcast import specialized_loop
 from .versioning import fast_loop, versioned_loop
 
 
 def lower_for(L, op, values):
+    return specialized_loop(L, op, values, lambda vals: _lower_for(L, op, vals))
+
+
+def _lower_for(L, op, values):
     lo, hi, step, *inits = values
     if not (isinstance(step, ir.Constant) and step.constant != 0):
         ok = L.b.icmp_signed("!=", step, i64(0))

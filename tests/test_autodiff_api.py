@@ -275,7 +275,7 @@ def test_pullback_seed_of_the_wrong_shape_is_a_clear_error():
 
 
 def test_reverse_sweep_accesses_are_marked_inbounds_and_the_forward_ones_are_not():
-    text = irad.jit_gradient(_sum_of_sines).ir(np.ones(3), stage="gradient")
+    text = irad.jit_gradient(_sum_of_sines, value=True).ir(np.ones(3), stage="gradient")
     loads = [line for line in text.splitlines() if " load " in line]
     assert any("{inbounds = true}" in line for line in loads)   # the reverse sweep's
     assert any("inbounds" not in line for line in loads)        # the forward sweep's

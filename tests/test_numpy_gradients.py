@@ -180,3 +180,45 @@ def test_gradient_through_writes_into_an_argument_via_views(mode):
     x1.reshape(-1)[::2] += 1.0
     np.testing.assert_allclose(gx, 2 * x1 * y[:, None], rtol=1e-12)
     np.testing.assert_allclose(gy, np.sum(2 * x1 * x, axis=1), rtol=1e-12)
+
+
+# ---- operands broadcast at run time (runtime/broadcast.py) ----------------------------------
+
+def weighted_exp(x, y, w):
+    return np.sum(np.exp(x * w) * y)
+
+
+@pytest.mark.parametrize("shapes", [((5,), (5,)), ((5,), (1,)), ((1,), (5,)), ((1,), (1,))])
+def test_runtime_broadcasting_loops_are_right_in_both_versions(shapes):
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    assert np.isclose(irad.jit(weighted_exp)(x, y, 0.7), weighted_exp(x, y, 0.7), rtol=1e-14)
+    native = irad.gradient(weighted_exp, x, y, 0.7)
+    interp = irad.gradient(weighted_exp, irad.AutoInterpreter(), x, y, 0.7)
+    fd = irad.gradient(weighted_exp, irad.AutoFiniteDifferences(), x, y, 0.7)
+    for g, i, d in zip(native, interp, fd):
+        _close(g, i, 1e-12, 1e-12)
+        _close(g, d, 1e-6, 1e-7)
+
+
+def test_the_unbroadcast_version_of_a_gradient_loop_vectorizes():
+    g = irad.jit_gradient(weighted_exp, fastmath=True)
+    args = (np.ones(8), irad.Const(np.ones(8)), 0.5)
+    optimized = g.ir(*args, stage="llvm-optimized")
+    assert "unit.scales" in g.ir(*args, stage="llvm")
+    # both the forward loop (value=True) and the reverse loop call the vector exp
+    assert optimized.count("<4 x double> @_ZGVdN4v_exp(") + optimized.count("<2 x double> @_ZGVbN2v_exp(") >= 2
+
+
+# ---- a gradient without its value ------------------------------------------------------------
+
+def test_a_gradient_alone_drops_the_forward_sweep_that_only_computed_the_value():
+    x = np.linspace(0.0, 1.0, 6)
+    alone = irad.jit_gradient(weighted_exp).ir(x, irad.Const(x), 0.5, stage="gradient")
+    both = irad.jit_gradient(weighted_exp, value=True).ir(x, irad.Const(x), 0.5, stage="gradient")
+    assert alone.count(" for ") == 1 and both.count(" for ") == 2
+    grad = irad.jit_gradient(weighted_exp)(x, irad.Const(x), 0.5)
+    val, grad_v = irad.jit_gradient(weighted_exp, value=True)(x, irad.Const(x), 0.5)
+    assert val == weighted_exp(x, x, 0.5)
+    for a, b in zip(grad, grad_v):
+        assert (a is None and b is None) or np.array_equal(a, b)

@@ -52,8 +52,98 @@ def test_an_expression_is_one_loop_into_one_array():
     assert text.count("for %") == 1
 
 
-def test_a_named_intermediate_is_materialized():
-    assert allocs(named_temporary, np.ones(3), np.ones(3)) == 2
+def test_a_named_intermediate_fuses_into_its_use():
+    assert allocs(named_temporary, np.ones(3), np.ones(3)) == 1
+    text = irad.jit(named_temporary).ir(np.ones(3), np.ones(3), stage="optimized")
+    assert text.count("for %") == 1
+
+
+def cnd_like(d):
+    k = 1.0 / (1.0 + 0.2316419 * np.abs(d))
+    return np.where(d < 0.0, k, 1.0 - k)
+def names_and_helpers(s, k, t):
+    d1 = np.log(s / k) / np.sqrt(t)
+    d2 = d1 - np.sqrt(t)
+    return np.sum(s * cnd_like(d1) - k * cnd_like(d2))
+
+
+def test_names_and_inlined_helpers_fuse_into_one_loop():
+    x = np.linspace(1.0, 2.0, 5)
+    assert allocs(names_and_helpers, x, x, x) == 0
+    assert irad.jit(names_and_helpers).ir(x, x, x, stage="optimized").count("for %") == 1
+    for target in TARGETS:
+        assert irad.jit(names_and_helpers, target=target)(x, x + 1, x) == names_and_helpers(x, x + 1, x)
+    irad.check_gradient(names_and_helpers, x, x + 1, x)
+
+
+# ---- names bound to expressions keep NumPy's semantics ----------------------------------
+
+def read_then_mutate_source(x):
+    t = x * 2.0
+    x[0] = 100.0
+    return t
+def write_into_named(x):
+    t = x * 2.0
+    t[0] = 5.0
+    return t + x
+def update_through_alias(x):
+    t = x * 2.0
+    u = t
+    u += 1.0
+    return t
+def view_sees_later_write(x):
+    t = x.copy()
+    v = t.T
+    t *= 2.0
+    return v
+def bump(a):
+    a[0] += 1.0
+def callee_mutates_source(x):
+    t = x * 2.0
+    bump(x)
+    return t + x
+def named_in_loop(x):
+    t = x * 2.0
+    s = 0.0
+    for i in range(x.shape[0]):
+        s += t[i]
+    return s
+def named_across_branch(x, c):
+    t = x + 1.0
+    if c > 0:
+        x[0] = -1.0
+    return t * x
+def unused_mismatch(a, b):
+    t = a + b
+    return 0.0
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("fn", [read_then_mutate_source, write_into_named, update_through_alias,
+                                view_sees_later_write, callee_mutates_source, named_in_loop])
+def test_named_expressions_behave_as_numpy_arrays(fn, target):
+    x, y = np.arange(1.0, 7.0).reshape(2, 3), np.arange(1.0, 7.0).reshape(2, 3)
+    if fn is named_in_loop:
+        x, y = x.ravel(), y.ravel()
+    np.testing.assert_array_equal(irad.jit(fn, target=target)(x), fn(y))
+    np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_named_expressions_are_computed_before_control_flow(target):
+    for c in (1.0, -1.0):
+        x, y = np.arange(3.0), np.arange(3.0)
+        np.testing.assert_array_equal(irad.jit(named_across_branch, target=target)(x, c),
+                                      named_across_branch(y, c))
+    assert allocs(named_in_loop, np.ones(3)) == 1       # computed once, not per iteration
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_a_shape_error_in_an_unused_named_expression_is_raised_at_its_line(target):
+    with pytest.raises(ValueError, match="could not be broadcast") as info:
+        irad.jit(unused_mismatch, target=target)(np.ones(3), np.ones(4))
+    line = unused_mismatch.__code__.co_firstlineno + 1
+    assert f"test_numpy_semantics.py:{line}:" in str(info.value)
 
 
 def test_stencil_update_makes_one_temporary():

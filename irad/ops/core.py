@@ -53,6 +53,12 @@ class OpDef:
         return bool(self.extra.get("view"))
 
     @property
+    def expensive(self) -> bool:
+        """A math function far costlier than arithmetic: a value it computed is worth keeping
+        in memory rather than computing again (tracer fusion, reverse mode's reloads)."""
+        return bool(self.extra.get("expensive"))
+
+    @property
     def can_fail(self) -> bool:
         """A pure op that may still raise (a view's index or extent checks): it must not
         be moved where it would run when the program would not have run it."""

@@ -18,7 +18,9 @@ def _scale(b, p, v):
     return b.mul(v, p)
 
 
-def from_partials(partials):
+def from_partials(partials, **extra):
+    """An op's VJP and JVP from `partials(b, result, *operands)`, one derivative expression per
+    operand (None: no derivative); `extra` goes into the OpDef's extra (e.g. `expensive`)."""
     def vjp(b, ct, r, *xs):
         if not r.type.is_float:
             return (None,) * len(xs)
@@ -40,4 +42,4 @@ def from_partials(partials):
             total = b.add(total, term)
         return total
 
-    return dict(vjp=vjp, jvp=jvp, differentiable=True, extra={"partials": partials})
+    return dict(vjp=vjp, jvp=jvp, differentiable=True, extra={"partials": partials, **extra})

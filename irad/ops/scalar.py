@@ -189,7 +189,7 @@ define("mod", same_type_rule(2, NUM), evaluate=_mod, llvm=Special("mod"),
 define("pow", same_type_rule(2, NUM), evaluate=_pow, llvm=Special("pow"),
        **from_partials(lambda b, r, x, y: (
            b.mul(y, b.pow(x, b.sub(y, _c(b, 1.0, y)))),
-           b.select(b.eq(x, _c(b, 0.0, x)), _c(b, 0.0, x), b.mul(r, b.log(x))))))
+           b.select(b.eq(x, _c(b, 0.0, x)), _c(b, 0.0, x), b.mul(r, b.log(x)))), expensive=True))
 def _fma(x, y, z):
     """x * y + z rounded once, as the hardware instruction does."""
     if not all(np.isfinite(v) for v in (x, y, z)):
@@ -226,8 +226,9 @@ define("max", same_type_rule(2, NUM), evaluate=lambda x, y: y if y > x else x, l
 
 # ---- math functions (floats only) ---------------------------------------------
 
-def _unary(name, fn, partial, llvm):
-    define(name, same_type_rule(1, FLOAT), evaluate=fn, llvm=llvm, **from_partials(partial))
+def _unary(name, fn, partial, llvm, expensive=True):
+    define(name, same_type_rule(1, FLOAT), evaluate=fn, llvm=llvm,
+           **from_partials(partial, expensive=expensive))
 
 
 def _inv_sqrt_1m_x2(b, x):
@@ -249,9 +250,9 @@ _unary("log", np.log, lambda b, r, x: (b.div(_c(b, 1.0, x), x),), Intrinsic("llv
 _unary("log1p", np.log1p, lambda b, r, x: (b.div(_c(b, 1.0, x), b.add(x, _c(b, 1.0, x))),), Libm("log1p"))
 _unary("log2", np.log2, lambda b, r, x: (b.div(_c(b, 1 / math.log(2), x), x),), Intrinsic("llvm.log2"))
 _unary("log10", np.log10, lambda b, r, x: (b.div(_c(b, 1 / math.log(10), x), x),), Intrinsic("llvm.log10"))
-_unary("sqrt", np.sqrt, lambda b, r, x: (b.div(_c(b, 0.5, x), r),), Intrinsic("llvm.sqrt"))
-_unary("floor", np.floor, lambda b, r, x: (None,), Intrinsic("llvm.floor"))
-_unary("ceil", np.ceil, lambda b, r, x: (None,), Intrinsic("llvm.ceil"))
+_unary("sqrt", np.sqrt, lambda b, r, x: (b.div(_c(b, 0.5, x), r),), Intrinsic("llvm.sqrt"), expensive=False)
+_unary("floor", np.floor, lambda b, r, x: (None,), Intrinsic("llvm.floor"), expensive=False)
+_unary("ceil", np.ceil, lambda b, r, x: (None,), Intrinsic("llvm.ceil"), expensive=False)
 
 
 def _atan2_partials(b, r, y, x):
@@ -260,9 +261,9 @@ def _atan2_partials(b, r, y, x):
 
 
 define("atan2", same_type_rule(2, FLOAT), evaluate=np.arctan2, llvm=Libm("atan2"),
-       **from_partials(_atan2_partials))
+       **from_partials(_atan2_partials, expensive=True))
 define("hypot", same_type_rule(2, FLOAT), evaluate=np.hypot, llvm=Libm("hypot"),
-       **from_partials(lambda b, r, x, y: (b.div(x, r), b.div(y, r))))
+       **from_partials(lambda b, r, x, y: (b.div(x, r), b.div(y, r)), expensive=True))
 
 
 # ---- comparisons, logic, select ------------------------------------------------

@@ -62,10 +62,12 @@ class ArrayCreation:
                               f"{ndim} axes", self.loc)
         return perm
 
-    @staticmethod
-    def forced_array(a):
-        """The Array of a materialized Lazy; anything else unchanged."""
-        return a.forced if isinstance(a, Lazy) and a.forced is not None else a
+    def forced_array(self, a):
+        """The Array of a materialized or named Lazy (a named value stands for NumPy's array,
+        whose views alias it); anything else unchanged."""
+        if isinstance(a, Lazy) and (a.forced is not None or a.name is not None):
+            return self.materialize(a)
+        return a
 
     def reshape(self, a, shape, view=True, ravel=False):
         """a.reshape(shape) (`view`), a.flatten() (not `view`), a.ravel() (`ravel`).

@@ -115,6 +115,8 @@ class ArrayOperators:
         if isinstance(a, Lazy):
             raise UnsupportedError("assigning into the result of an array expression has no effect",
                                    self.loc, "assign the expression to a name first")
+        if self.session.deferred:
+            self.force_readers(a)
 
     # ---- attributes and methods ----
     def arraylike_attribute(self, a, attr):

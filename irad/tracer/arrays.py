@@ -175,6 +175,8 @@ class ArrayExpressions:
     # ---- binding to an iteration shape ----
     def bind_to(self, z: Lazy, shape) -> Bound:
         """z's elements broadcast to `shape` (z's axes align with its last ones)."""
+        if z.forced is not None:
+            z = self.leaf(z.forced)
         z.consumed = True
         shape = list(shape)
         if len(shape) < z.ndim:
@@ -246,6 +248,7 @@ class ArrayExpressions:
             bound = self.bind_to(v, v.shape)
             self.emit_checks(bound.checks)
             out = self.alloc_array(v.shape, v.dtype)
+            out.hint = v.name
 
             def body(idx, carried):
                 self.b.store(bound.elem(self, idx).value, out, *[i.value for i in idx])
@@ -264,6 +267,72 @@ class ArrayExpressions:
         if not any(isinstance(x, Lazy) for x in leaves):
             return v
         return rebuild([self.materialize(x) for x in leaves])
+
+    # ---- names bound to lazy values ----
+    def defer(self, v, name: str | None = None):
+        """v to bind to a name: a lazy array stays lazy (fusing into whatever uses it) while
+        the code is straight-line at the function's top level; anything else is settled.
+
+        Its shape checks run now, at the assignment's line, as NumPy's would."""
+        if not (isinstance(v, Lazy) and v.forced is None and v.ndim
+                and self.b.block is self.session.func.body.block):
+            return self.settle(v)
+        if v.name is None:
+            v.name = name
+            self.emit_checks(self.bind_to(v, v.shape).checks)
+            self.session.deferred.append(v)
+        return v
+
+    def force_deferred(self):
+        """Materialize every deferred value a name still holds, and rebind this frame's names
+        to the arrays: before control flow, whose regions must not compute top-level values."""
+        self.force_live(lambda z: True)
+        for name, v in self.env.items():
+            if isinstance(v, Lazy) and v.forced is not None:
+                self.env[name] = v.forced
+
+    def force_readers(self, target: Array):
+        """Materialize the deferred values that read memory `target` may share (before a write
+        into it: NumPy computed them at their assignment)."""
+        self.force_live(lambda z: any(may_alias(v, target.value) for v in self.lazy_reads(z)))
+
+    def force_live(self, wanted) -> None:
+        """Materialize (in assignment order) the deferred values that some frame's name holds
+        and `wanted` picks; forget the ones no name holds any more."""
+        held = {id(v) for frame in self.session.frames for v in frame.env.values() if isinstance(v, Lazy)}
+        held.update(id(z) for pending in self.session.held for z in pending)
+        keep = []
+        for z in self.session.deferred:
+            if z.forced is not None or id(z) not in held:
+                continue
+            if wanted(z):
+                self.materialize(z)
+            else:
+                keep.append(z)
+        self.session.deferred = keep
+
+    def lazy_reads(self, z: Lazy) -> list:
+        """Every array value z's elements load from."""
+        if z.forced is not None:
+            return [z.forced.value]
+        if z.parts is None:
+            return [v for v, _ in z.reads]
+        return [v for sub in z.parts[3] for v in self.lazy_reads(sub)]
+
+    def hold_pending(self) -> list:
+        """Before inlining a call: the current expression's lazy values still to be used stay
+        lazy at the top level (deferred; the caller holds them), elsewhere they are computed."""
+        if self.b.block is not self.session.func.body.block:
+            self.force_pending()
+            return []
+        pending = [z for z in self.session.pending
+                   if z.forced is None and not z.consumed and z.block is self.b.block]
+        for z in pending:
+            if not z.ndim:
+                self.materialize(z)
+        pending = [z for z in pending if z.ndim]
+        self.session.deferred.extend(z for z in pending if z not in self.session.deferred)
+        return pending
 
     def force_pending(self):
         """Materialize lazy values of the current block that are still to be used."""

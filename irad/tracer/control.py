@@ -210,6 +210,7 @@ class ControlFlow:
     # ---- if ----
     def branch(self, cond: Scalar, then_fn, else_fn):
         """Trace both arms of a runtime `if` and merge what they assign."""
+        self.force_deferred()
         envs, blocks = [], []
         for fn in (then_fn, else_fn):
             block = Block()

@@ -195,6 +195,7 @@ class Expressions:
         """An `if` op that yields the values of two expressions, evaluated lazily."""
         values, blocks = [], []
         self.force_pending()
+        self.force_deferred()
         for fn in (then_fn, else_fn):
             block = Block()
             with self.into(block, dict(self.env)):
@@ -221,6 +222,8 @@ class Expressions:
             value = self.env[name]
             if isinstance(value, Undefined):
                 raise TypingError(value.why, self.loc, value.hint)
+            if isinstance(value, Lazy) and value.forced is not None:
+                return value.forced
             return value
         for kind, scope in zip(("closure", "global", "builtin"), self.scopes()):
             if name in scope:
@@ -482,6 +485,8 @@ class Expressions:
 
     # ---- stores ----
     def setitem(self, base, key, value):
+        if isinstance(base, Lazy) and base.name is not None:
+            base = self.materialize(base)           # a named value: NumPy's array, updated in place
         if isinstance(base, Lazy):
             self.writable(base)
         if not isinstance(base, Array):

@@ -73,6 +73,7 @@ class Lazy:
     consumed: bool = False
     block: object = None
     simple: bool = False             # only loads and index arithmetic: cheap to evaluate twice
+    name: str | None = None          # set when bound to a name (deferred, arrays.py)
 
     @property
     def ndim(self) -> int:

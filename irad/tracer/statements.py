@@ -13,6 +13,7 @@ from ..ir import Block, Region
 from ..types import I1, I64
 from .arith import BINARY_IR
 from .control import RV, assigned_names, contains
+from .lazy import Lazy
 from .values import Array, Scalar, is_static_number
 
 OPERATORS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.FloorDiv: "//",
@@ -47,11 +48,16 @@ def binop_symbol(op, tracer) -> str:
     return symbol
 
 
+COMPOUND = frozenset({"For", "While", "If", "With", "Try", "AsyncFor", "AsyncWith", "Match"})
+
+
 class Statements:
     def exec_stmt(self, stmt):
         self.session.pending.clear()
         self.at(stmt)
         name = type(stmt).__name__
+        if name in COMPOUND and self.session.deferred:
+            self.force_deferred()
         method = getattr(self, "stmt_" + name, None)
         if method is None:
             what, hint = REJECTED.get(name, (f"the statement {name}", "rewrite it with supported constructs"))
@@ -82,8 +88,8 @@ class Statements:
             current = self.lookup(target.id)
             rhs = self.expr(node.value)
             self.at(node)
-            if isinstance(current, Array):
-                self.inplace(op, current, rhs)
+            if isinstance(current, Array) or (isinstance(current, Lazy) and current.name is not None):
+                self.inplace(op, current, rhs)         # a named value is updated in place
                 return
             self.env[target.id] = self.settle(self.binary_any(op, current, rhs))
             self.last_assignment[target.id] = self.source.loc(target)
@@ -103,7 +109,7 @@ class Statements:
 
     def assign(self, target, value):
         if isinstance(target, ast.Name):
-            value = self.settle(value)
+            value = self.defer(value, target.id)
             if isinstance(value, (Scalar, Array)) and value.value.hint is None:
                 value.value.hint = target.id
             self.env[target.id] = value
@@ -149,8 +155,8 @@ class Statements:
         self.env[".cont"] = True
 
     def stmt_Return(self, node):
-        value = self.settle(self.expr(node.value)) if node.value is not None else None
-        self.env[RV] = value
+        value = self.expr(node.value) if node.value is not None else None
+        self.env[RV] = self.defer(value) if self.returns_lazily() else self.settle(value)
         self.env[".ret"] = True
 
     # ---- loops ----

@@ -53,6 +53,9 @@ class Session:
     provenance: dict = field(default_factory=dict)      # id(function or module) -> read index
     cacheable: bool = True
     pending: list = field(default_factory=list)         # lazy arrays not yet used (arrays.py)
+    deferred: list = field(default_factory=list)        # lazy arrays bound to names (arrays.py)
+    frames: list = field(default_factory=list)          # the FunctionTracers being run, outermost first
+    held: list = field(default_factory=list)            # per call being inlined: the caller's pending lazies
 
     def capture(self, array: np.ndarray, name: str, read: int | None) -> Array:
         if id(array) in self.captured_ids:
@@ -109,6 +112,7 @@ class FunctionTracer(Statements, Expressions, ControlFlow, ArrayOperators, Array
         self.loc = source.loc(source.node)
         self.current_callee = None
         self.last_assignment: dict[str, Location] = {}
+        self.inlined = False
 
     def assigned_at(self, name: str) -> Location:
         """Where `name` was last assigned (the best place to report a type change)."""
@@ -138,6 +142,11 @@ class FunctionTracer(Statements, Expressions, ControlFlow, ArrayOperators, Array
             return None
         raise UnsupportedError(f"'{self.fn.__name__}' does not return a value on every path",
                                self.source.loc(node), "add a return statement at the end")
+
+    def returns_lazily(self) -> bool:
+        """Whether a returned lazy array may stay lazy (an inlined call's result fuses into the
+        caller's expression)."""
+        return self.inlined
 
     # ---- calls ----
     def call(self, callee, args, kwargs, name: str):
@@ -178,15 +187,19 @@ class FunctionTracer(Statements, Expressions, ControlFlow, ArrayOperators, Array
             raise TypingError(f"calling '{fn.__name__}': {e}", self.loc) from None
         bound.apply_defaults()
         source = get_source(fn)
-        self.force_pending()
+        self.session.held.append(self.hold_pending())
         frame = FunctionTracer(fn, source, self.session, self.b, self.session.provenance.get(id(fn)))
-        frame.env = {k: frame.import_value(self.settle(v), k) for k, v in bound.arguments.items()}
+        frame.inlined = True
+        frame.env = {k: frame.import_value(self.defer(v, k), k) for k, v in bound.arguments.items()}
         self.session.sources.append(source.text)
         self.session.stack.append(code)
+        self.session.frames.append(frame)
         try:
-            result = frame.settle(frame.run())
+            result = frame.defer(frame.run())
         finally:
             self.session.stack.pop()
+            self.session.frames.pop()
+            self.session.held.pop()
         self.at_loc(self.loc)
         return result
 
@@ -306,6 +319,7 @@ def trace(fn, args, name: str | None = None) -> Traced:
     params = _bind_parameters(fn, source, func, args)
     tracer = FunctionTracer(fn, source, session, Builder(func.body.block))
     tracer.env = params
+    session.frames.append(tracer)
     value = tracer.settle(tracer.run())
     results: list = []
     tree = _result_tree(value, results, tracer.b, tracer)
