@@ -8,6 +8,9 @@ Invariants:
   operands in either order. Attribute floats compare by bit pattern, and
   `const` values by the bits of the value in its type, so `0.0` and `-0.0`
   stay apart while two NaN constants with one payload merge.
+- An *idempotent* op (`extra["idempotent"]`: a `check`, which cannot fail
+  after an identical one passed) is dropped when one with the same
+  operands and kind dominates it, whatever its message.
 - An op may be replaced by an identical op that dominates it: one earlier in
   the same block or in an enclosing block. Each region gets a child scope,
   so nothing defined inside a region replaces anything outside it, and the
@@ -36,6 +39,11 @@ def _block(block: Block, scope: ChainMap, vmap: ValueMap) -> None:
     kept = []
     for op in block.ops:
         vmap.apply(op)
+        if op.opdef.extra.get("idempotent"):
+            repeat = ("idempotent", op.name, tuple(op.operands), op.attrs.get("kind"))
+            if repeat in scope:
+                continue
+            scope[repeat] = op
         key = op_key(op)
         if key is not None:
             twin = scope.get(key)

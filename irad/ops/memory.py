@@ -246,6 +246,7 @@ def _check_eval(expected, actual, *, kind, message):
 
 
 define("check", _check_rule, effect="read", evaluate=_check_eval, llvm=Special("check"),
+       extra={"idempotent": True},
        notes="raise ValueError(message) unless operand 1 equals operand 0 (or is 1, kind broadcast)")
 
 

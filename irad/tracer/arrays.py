@@ -1,15 +1,23 @@
 """Whole-array expressions: building lazy values, binding them to loops,
 materializing them and storing them (the tracer mixin over lazy.py).
 
-Fusion rule. An array-valued expression stays lazy (a `Lazy`) while it is
-built inside one Python expression, so `a * b + c` is one loop and
-`np.sum(x ** 2)` is a loop with an accumulator that allocates nothing. It
-is materialized — one `alloc` and one loop nest — when it is bound to a
-name (assignment, augmented assignment, a parameter of an inlined call, a
-loop target), returned, yielded by a branch of a conditional expression,
-indexed, or handed to an operation that needs memory. An inlined call
-may write arrays, so the lazy values pending in the current block are
-materialized before it: they must see the arrays as they were.
+Fusion rule. An array-valued expression stays lazy (a `Lazy`) until
+something needs its memory, so `a * b + c` is one loop and
+`np.sum(x ** 2)` is a loop with an accumulator that allocates nothing.
+Names keep it lazy too (`defer`): in straight-line code at the function's
+top level, `d = np.log(s / k)` binds `d` to the expression, an inlined
+helper takes and returns lazy values, and every use of `d` computes it
+inside its consumer's loop (the optimizer's CSE merges repeated uses in
+one loop), so a chain of statements ending in a reduction is one loop.
+A value is materialized — one `alloc` and one loop nest — when it is
+returned, yielded, indexed, viewed (`.T`, `reshape`), updated in place,
+handed to an operation that needs memory, or when its name is still in
+use and (`force_deferred`, `force_readers`):
+- control flow starts (`for`, `while`, `if`, a conditional expression):
+  regions must not compute top-level values;
+- an array it reads may be written (NumPy computed it at its assignment).
+An inlined call may write arrays, so the lazy values pending in the
+current expression are held (at the top level) or materialized before it.
 
 Stores. `target[...] = expr` (and `target op= expr`) evaluates `expr`
 straight into the target when no array it reads may overlap the target,
@@ -30,7 +38,9 @@ Extents of views (`view`, `transpose`, `reshape`) are read through to
 their source or operands, so shapes stay provably equal across views.
 
 Invariants: a `Lazy` is used only in the block that created it, and
-bound (scale factors, checks) outside the loops that evaluate it.
+bound (scale factors, checks) outside the loops that evaluate it; a
+deferred value exists only in the function's top-level block, and its
+shape checks are emitted at its assignment.
 """
 from __future__ import annotations
 
