@@ -6,8 +6,9 @@ Invariants:
   driver checks this by printing the input before and after).
 - Passes are registered by name at import time (`@register("dce")`); named
   pipelines (`register_pipeline`) expand to a list of steps and may iterate
-  to a fixed point. Nothing else is global: options travel in the
-  immutable `PassOptions` the driver hands to every pass.
+  to a fixed point (until the IR's `fingerprint` stops changing). Nothing
+  else is global: options travel in the immutable `PassOptions` the driver
+  hands to every pass.
 - A pipeline is a comma-separated string of pass and pipeline names.
 """
 from __future__ import annotations
@@ -69,7 +70,7 @@ def unregister(name: str) -> None:
 
 def register_pipeline(name: str, spec: str, *, fixpoint: bool = False, max_rounds: int = 8) -> None:
     """Name a pipeline; with `fixpoint`, its steps repeat (at most `max_rounds` times)
-    until a round leaves the printed IR unchanged."""
+    until a round leaves the IR unchanged (its `fingerprint`: names and locations aside)."""
     if name in _PASSES or name in _PIPELINES:
         raise ValueError(f"pipeline {name!r} registered twice")
     _PIPELINES[name] = Pipeline(tuple(split_pipeline(spec)), fixpoint, max_rounds)
@@ -125,10 +126,10 @@ class _Runner:
         p = _PIPELINES[name]
         if not p.fixpoint:
             return self.steps(func, p.steps, active)
-        before = str(func)
+        before = fingerprint(func)
         for _ in range(p.max_rounds):
             func = self.steps(func, p.steps, active)
-            after = str(func)
+            after = fingerprint(func)
             if after == before:
                 break
             before = after
@@ -144,6 +145,27 @@ class _Runner:
         if self.dump is not None and (self.dump == "all" or name in self.dump):
             self.on_dump(name, result)
         return result
+
+
+def fingerprint(func: Func) -> list:
+    """Equal for two functions whose printed IR differs at most in names and locations (what a
+    fixpoint compares, much cheaper than printing)."""
+    number: dict = {a: k for k, a in enumerate(func.args)}
+    out: list = []
+
+    def block(b) -> None:
+        for a in b.args:
+            number[a] = len(number)
+        for op in b.ops:
+            out.append((op.name, tuple(number.get(v, -1) for v in op.operands), repr(op.attrs) if op.attrs else "",
+                        tuple(r.type for r in op.results), len(op.regions)))
+            for r in op.results:
+                number[r] = len(number)
+            for region in op.regions:
+                for inner in region.blocks:
+                    block(inner)
+    block(func.body.block)
+    return out
 
 
 def _verify(func: Func, when: str) -> None:

@@ -338,3 +338,12 @@ def _rows_of(a, n, k):
         row = a[k]
         s += row[0]
     return s
+
+
+def test_the_fixpoint_fingerprint_ignores_names_and_locations_only():
+    from irad.passes.driver import fingerprint
+    text = _sample()
+    renamed = irad.parse_ir(str(text).replace("%y", "%renamed"))
+    assert fingerprint(text) == fingerprint(next(iter(renamed.funcs.values())))
+    changed = irad.parse_ir(str(text).replace("const 2.0", "const 3.0"))
+    assert fingerprint(text) != fingerprint(next(iter(changed.funcs.values())))
