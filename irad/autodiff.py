@@ -302,8 +302,10 @@ class Differentiator:
             with self.lock:
                 prog = self.programs.get(key)
                 if prog is None:
+                    from .api import collector_paused
                     try:
-                        prog = self.programs[key] = build()
+                        with collector_paused():
+                            prog = self.programs[key] = build()
                     except IradError as e:
                         raise e.with_traceback(None) from None
         return prog

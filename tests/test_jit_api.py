@@ -46,3 +46,30 @@ def test_irad_log_reports_cause_and_stage_times(caplog):
 def test_unknown_target_is_rejected():
     with pytest.raises(ValueError, match="target"):
         irad.jit(programs.p_for_sum, target="gpu")
+
+
+def test_compiling_pauses_the_garbage_collector_and_restores_its_state():
+    import gc
+
+    seen = []
+
+    def probe(x):
+        return x * 2.0
+
+    original = irad.api.trace
+
+    def tracing(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    irad.api.trace = tracing
+    try:
+        assert gc.isenabled()
+        irad.jit(probe)(1.0)
+        assert gc.isenabled() and seen == [False]
+        gc.disable()
+        irad.jit(probe)(2.0)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+        irad.api.trace = original
