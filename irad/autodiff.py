@@ -231,7 +231,7 @@ def make_caller(func, target, options, noalias_args=()):
     # Gradients are large functions: LLVM's O2 compiles them about 20% faster than O3 and the
     # code runs as fast (heat, GMM, RK4, n-body; benchmarks/).
     return compile_func(func, fastmath=options["fastmath"], boundscheck=options["boundscheck"],
-                        noalias_args=noalias_args, opt_level=2)
+                        noalias_args=noalias_args, opt_level=2, unroll=True)
 
 
 def make_runner(func, target, options, noalias_args=()):

@@ -6,7 +6,8 @@ Invariants:
   does. Each compiled function lives in its own JIT library, unloaded when
   its `CompiledFunction` is collected.
 - The pipeline is LLVM's default O3 module pipeline from the new pass
-  manager with loop and SLP vectorization on. IEEE semantics unless
+  manager with loop and SLP vectorization on and loop unrolling off
+  (gradients: O2 with unrolling). IEEE semantics unless
   `fastmath=True`, which puts reassoc/contract/nsz/arcp/afn on float
   arithmetic (never nnan/ninf: NaN and infinity checks stay meaningful).
 - A function's module holds its code, its C entry and its packed entry
@@ -71,8 +72,9 @@ def host() -> _Host:
         return _host
 
 
-def optimize(llvm_ir: str, level: int = 3) -> llvm.ModuleRef:
-    """Parse, verify and run the default pipeline of `level` (vectorizers on) on LLVM IR text."""
+def optimize(llvm_ir: str, level: int = 3, unroll: bool = True) -> llvm.ModuleRef:
+    """Parse, verify and run the default pipeline of `level` (vectorizers on) on LLVM IR text;
+    `unroll=False` leaves out loop unrolling (not the vectorizer's interleaving)."""
     h = host()
     with _lock:
         mod = llvm.parse_assembly(llvm_ir)
@@ -80,6 +82,7 @@ def optimize(llvm_ir: str, level: int = 3) -> llvm.ModuleRef:
         pto = llvm.create_pipeline_tuning_options(speed_level=level)
         pto.loop_vectorization = True
         pto.slp_vectorization = True
+        pto.loop_unrolling = unroll
         pb = llvm.create_pass_builder(h.machine, pto)
         pb.getModulePassManager().run(mod, pb)
         return mod
@@ -132,13 +135,16 @@ def noalias_indices(func: Func, noalias_args) -> frozenset:
 
 
 def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = False,
-                 boundscheck: bool = True, noalias_args=(), opt_level: int = 3) -> CompiledFunction:
+                 boundscheck: bool = True, noalias_args=(), opt_level: int = 3,
+                 unroll: bool = False) -> CompiledFunction:
     """Compile a verified `func` (calls resolve in `module`) for the host CPU.
 
     `noalias_args` (argument indices or names, e.g. a gradient's shadow
     arrays) promises that those arrays share no memory with any other
     argument; every call checks it and raises InvalidValueError if not.
-    `opt_level` picks LLVM's pipeline (vectorizers on at every level)."""
+    `opt_level` picks LLVM's pipeline (vectorizers on at every level). Loop unrolling is
+    off unless `unroll`: it costs about a tenth of the compile time of a loop program, and the
+    vectorizer interleaves the loops that matter anyway (benchmarks/: no primal slower)."""
     h = host()
     noalias = noalias_indices(func, noalias_args)
     ml = lower_func(func, module, Options(fastmath=fastmath, boundscheck=boundscheck, noalias_args=noalias))
@@ -148,14 +154,14 @@ def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = F
     ml.module.data_layout = str(h.machine.target_data)
     vecmath.keep_alive(ml.module)
     llvm_ir = str(ml.module)
-    mod = optimize(llvm_ir, opt_level)
+    mod = optimize(llvm_ir, opt_level, unroll)
     object_code = emit(mod)
     symbols = [entry_name(func.name), packed.name, *slots.exported(ml)]
     signature = Signature.of(func, ml.sites, written_args(func.name, ml.funcs), symbols,
                              fastmath=fastmath, boundscheck=boundscheck,
                              noalias=ml.noalias_args(func))
     # the optimized text is only for debugging: made again (the same) when asked for
-    return load_compiled(signature, object_code, llvm_ir, lambda: str(optimize(llvm_ir, opt_level)))
+    return load_compiled(signature, object_code, llvm_ir, lambda: str(optimize(llvm_ir, opt_level, unroll)))
 
 
 def load_compiled(signature: Signature, object_code: bytes, llvm_ir: str = "",
