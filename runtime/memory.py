@@ -30,13 +30,13 @@ from llvmlite import ir
 from . import arena, scratch
 from .abi import PTR, ArrayVal, c_strides, from_mem, i64, itemsize, mem_type, to_mem
 from .errors import MEMORY, VALUE, Site
-from .loops import loop_nest, trip_count
+from .loops import constant, loop_nest, trip_count
 
 
 def element_ptr(L, a: ArrayVal, dtype, indices) -> ir.Value:
     offset = None
     for x, s in zip(indices, a.strides):
-        term = L.b.mul(x, s, flags=["nsw"])
+        term = x if constant(s) == 1 else L.b.mul(x, s, flags=["nsw"])
         offset = term if offset is None else L.b.add(offset, term, flags=["nsw"])
     if offset is None:
         return a.data
