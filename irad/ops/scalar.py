@@ -163,6 +163,11 @@ def _simplify_div(b, op, k):
     return None
 
 
+def _simplify_floordiv(b, op, k):
+    """x // 1 is x for integers (for floats, -0.0 // 1 is -0.0 but inf // 1 is nan)."""
+    return op.operands[0] if op.operands[0].type.is_int and _is(k[1], 1) else None
+
+
 def _simplify_neg(b, op, k):
     inner = _def(op.operands[0], "neg")
     return inner.operands[0] if inner is not None else None
@@ -182,7 +187,7 @@ define("div", same_type_rule(2, FLOAT), evaluate=np.true_divide, simplify=_simpl
        vjp=lambda b, ct, r, x, y: (b.div(ct, y), b.neg(b.div(b.mul(ct, r), y))),
        jvp=lambda b, r, x, y, dx, dy: b.div(
            b.sub(dx or _c(b, 0.0, x), b.mul(r, dy)) if dy is not None else dx, y))
-define("floordiv", same_type_rule(2, NUM), evaluate=_floordiv, llvm=Special("floordiv"),
+define("floordiv", same_type_rule(2, NUM), evaluate=_floordiv, llvm=Special("floordiv"), simplify=_simplify_floordiv,
        **from_partials(lambda b, r, x, y: (None, None)))
 define("mod", same_type_rule(2, NUM), evaluate=_mod, llvm=Special("mod"),
        **from_partials(lambda b, r, x, y: (ONE, b.neg(b.floordiv(x, y)))))
