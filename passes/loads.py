@@ -1,11 +1,12 @@
 """Redundant-load elimination: a load of the same array at the same indices
-as an earlier load in the same block, with nothing in between that may
-write memory, reuses the earlier value.
+as an earlier load or store in the same block, with nothing in between
+that may write memory, reuses the value loaded or stored.
 
 Invariants: only loads are replaced; anything that may write (a store,
 copy, fill, a tape op, a call, or a region op containing one) ends the
 availability of every earlier load, whatever array it touches, so no
-aliasing reasoning is needed. Loads are not moved, so no bounds check is
+aliasing reasoning is needed; a store then makes its own value available
+at its indices (it wrote exactly there, and nothing has written since). Loads are not moved, so no bounds check is
 added or lost. (For reverse mode this matters: one load instead of two is
 one tape instead of two.)
 """
@@ -35,12 +36,14 @@ def _block(block: Block, vmap: ValueMap) -> None:
         if op.name == "load":
             key = tuple(op.operands)
             twin = available.get(key)
-            if twin is not None and twin.type == op.result.type:
+            if twin is not None and twin.type == op.result.type:   # (a store of the element type)
                 vmap.replace(op.result, twin)
                 continue
             available[key] = op.result
         elif _may_write(op):
             available.clear()
+            if op.name == "store":
+                available[tuple(op.operands[1:])] = op.operands[0]
         kept.append(op)
     block.ops = kept
 
