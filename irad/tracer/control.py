@@ -19,6 +19,7 @@ name defined on only some paths holds `Undefined` and is an error when read.
 from __future__ import annotations
 
 import ast
+from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -427,13 +428,14 @@ def assigned_names(stmts) -> list[str]:
 
 
 def _walk_local(stmts):
-    stack = list(stmts)
-    while stack:
-        node = stack.pop(0)
+    """The nodes of `stmts`, breadth first, not entering nested function or class bodies."""
+    queue = deque(stmts)
+    while queue:
+        node = queue.popleft()
         yield node
         if isinstance(node, (ast.FunctionDef, ast.Lambda, ast.ClassDef, ast.AsyncFunctionDef)):
             continue
-        stack.extend(ast.iter_child_nodes(node))
+        queue.extend(ast.iter_child_nodes(node))
 
 
 def contains(stmts, kind, into_loops: bool) -> bool:
