@@ -76,6 +76,23 @@ def test_names_and_inlined_helpers_fuse_into_one_loop():
     irad.check_gradient(names_and_helpers, x, x + 1, x)
 
 
+def normalized_exp(z):
+    e = np.exp(z - np.max(z))
+    return e / np.sum(e)
+def cheap_twice(x, w):
+    h = x * w + 1.0
+    return np.sum(h * x) + np.max(h)
+
+
+def test_an_expensive_named_value_used_by_two_loops_is_computed_once():
+    x = np.linspace(0.0, 1.0, 5)
+    text = irad.jit(normalized_exp).ir(x, stage="optimized")
+    assert text.count(" exp ") == 1 and allocs(normalized_exp, x) == 2   # e, then the result
+    np.testing.assert_allclose(irad.jit(normalized_exp)(x), normalized_exp(x), rtol=1e-15)
+    assert allocs(cheap_twice, x, 0.5) == 0          # cheap: computed in each loop instead
+    irad.check_gradient(lambda z: np.sum(normalized_exp(z) ** 2), x)
+
+
 # ---- names bound to expressions keep NumPy's semantics ----------------------------------
 
 def read_then_mutate_source(x):

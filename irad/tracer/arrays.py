@@ -18,6 +18,9 @@ use and (`force_deferred`, `force_readers`):
 - an array it reads may be written (NumPy computed it at its assignment).
 An inlined call may write arrays, so the lazy values pending in the
 current expression are held (at the top level) or materialized before it.
+A deferred value used by two loops is computed in each, unless it calls an
+expensive math function: `bind_to` notes its consumers, and `trace`
+traces again, materializing such values at their assignment.
 
 Stores. `target[...] = expr` (and `target op= expr`) evaluates `expr`
 straight into the target when no array it reads may overlap the target,
@@ -152,8 +155,9 @@ class ArrayExpressions:
         for z in lazies:
             z.consumed = True
         shape = broadcast_shape(self, [z.shape for z in lazies])
-        dtype = self.dry_run(fn, operands, positions, lazies)
+        dtype, costly = self.dry_run(fn, operands, positions, lazies)
         z = self.new_lazy(shape, dtype, note=note, parts=(fn, tuple(operands), positions, lazies))
+        z.costly = costly or any(lz.costly for lz in lazies)
         if shape or keep_0d:
             return z
         bound = self.bind_to(z, ())
@@ -161,13 +165,15 @@ class ArrayExpressions:
         return bound.elem(self, [])
 
     def dry_run(self, fn, operands, positions, lazies):
-        """The element type fn gives (it runs on stand-ins in a discarded block)."""
+        """(element type, whether it calls an expensive math function) of fn, run on
+        stand-ins in a discarded block."""
         block = Block([z.dtype for z in lazies])
         args = list(operands)
         for k, a in zip(positions, block.args):
             args[k] = Scalar(a, False)
         with self.into(block):
-            return self.type_of(fn(self, *args))[0]
+            dtype = self.type_of(fn(self, *args))[0]
+        return dtype, any(op.opdef.expensive for op in block.ops)
 
     def mapped(self, z, shape, index_fn, note=None, simple=None) -> Lazy:
         """An opaque lazy value of `shape` whose element at idx is z's at index_fn(t, idx)."""
@@ -179,14 +185,31 @@ class ArrayExpressions:
         def elem(t, idx):
             return inner.elem(t, index_fn(t, idx))
         reads = [(v, False) for v, _ in inner.reads]
-        return self.new_lazy(shape, z.dtype, elem, reads, note=note,
-                             simple=z.simple if simple is None else simple)
+        out = self.new_lazy(shape, z.dtype, elem, reads, note=note,
+                            simple=z.simple if simple is None else simple)
+        out.costly = z.costly
+        return out
 
     # ---- binding to an iteration shape ----
     def bind_to(self, z: Lazy, shape) -> Bound:
-        """z's elements broadcast to `shape` (z's axes align with its last ones)."""
+        """z's elements broadcast to `shape` (z's axes align with its last ones).
+
+        Notes which top-level binding (a consumer: a loop nest to come) computes each
+        deferred value, for `trace`'s second pass."""
+        binding = self.session.binding
+        if binding[1] == 0:
+            binding[0] += 1
         if z.forced is not None:
             z = self.leaf(z.forced)
+        elif z.consumers is not None and not binding[2]:
+            z.consumers.add(binding[0])
+        binding[1] += 1
+        try:
+            return self._bind(z, shape)
+        finally:
+            binding[1] -= 1
+
+    def _bind(self, z: Lazy, shape) -> Bound:
         z.consumed = True
         shape = list(shape)
         if len(shape) < z.ndim:
@@ -285,12 +308,18 @@ class ArrayExpressions:
 
         Its shape checks run now, at the assignment's line, as NumPy's would."""
         if not (isinstance(v, Lazy) and v.forced is None and v.ndim
-                and self.b.block is self.session.func.body.block):
+                and self.b.block is self.session.func.body.block) or self.loc in self.session.settle_at:
             return self.settle(v)
         if v.name is None:
-            v.name = name
-            self.emit_checks(self.bind_to(v, v.shape).checks)
+            v.name, v.site, v.consumers = name, self.loc, set()
+            binding = self.session.binding
+            binding[2] = True                   # checks only: not a consumer
+            try:
+                self.emit_checks(self.bind_to(v, v.shape).checks)
+            finally:
+                binding[2] = False
             self.session.deferred.append(v)
+            self.session.named.append(v)
         return v
 
     def force_deferred(self):

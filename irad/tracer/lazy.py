@@ -74,6 +74,9 @@ class Lazy:
     block: object = None
     simple: bool = False             # only loads and index arithmetic: cheap to evaluate twice
     name: str | None = None          # set when bound to a name (deferred, arrays.py)
+    site: object = None              # the Location of that binding
+    costly: bool = False             # computes an expensive math function (OpDef.expensive)
+    consumers: set | None = None     # top-level bindings that computed it (deferred ones)
 
     @property
     def ndim(self) -> int:

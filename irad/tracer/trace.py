@@ -56,6 +56,9 @@ class Session:
     deferred: list = field(default_factory=list)        # lazy arrays bound to names (arrays.py)
     frames: list = field(default_factory=list)          # the FunctionTracers being run, outermost first
     held: list = field(default_factory=list)            # per call being inlined: the caller's pending lazies
+    settle_at: frozenset = frozenset()                  # Locations whose named values are materialized
+    named: list = field(default_factory=list)           # every deferred value (arrays.py)
+    binding: list = field(default_factory=lambda: [0, 0, False])   # consumers, depth, probing
 
     def capture(self, array: np.ndarray, name: str, read: int | None) -> Array:
         if id(array) in self.captured_ids:
@@ -310,11 +313,19 @@ def library_entry(fn, n: int):
 
 
 def trace(fn, args, name: str | None = None) -> Traced:
+    """Trace fn on args. A named value that calls an expensive math function and ended up
+    computed by two consumers is materialized at its assignment instead (a second trace)."""
     if _hashable(fn) and fn in LIBRARY:
         fn = library_entry(fn, len(args))
+    traced = _trace_once(fn, args, name, frozenset())
+    twice = frozenset(z.site for z in traced.session.named if z.costly and len(z.consumers or ()) > 1)
+    return _trace_once(fn, args, name, twice) if twice else traced
+
+
+def _trace_once(fn, args, name, settle_at: frozenset) -> Traced:
     source = get_source(fn)
     func = Func(name or _func_name(fn), [], [], loc=source.loc(source.node))
-    session = Session(func, sources=[source.text])
+    session = Session(func, sources=[source.text], settle_at=settle_at)
     session.stack.append(fn.__code__)
     params = _bind_parameters(fn, source, func, args)
     tracer = FunctionTracer(fn, source, session, Builder(func.body.block))
