@@ -157,7 +157,8 @@ def fingerprint(func: Func) -> list:
         for a in b.args:
             number[a] = len(number)
         for op in b.ops:
-            out.append((op.name, tuple(number.get(v, -1) for v in op.operands), repr(op.attrs) if op.attrs else "",
+            operands = tuple(number.get(v, -1) for v in op.operands)
+            out.append((op.name, operands, repr(op.attrs) if op.attrs else "",
                         tuple(r.type for r in op.results), len(op.regions)))
             for r in op.results:
                 number[r] = len(number)

@@ -5,9 +5,9 @@ that may write memory, reuses the value loaded or stored.
 Invariants: only loads are replaced; anything that may write (a store,
 copy, fill, a tape op, a call, or a region op containing one) ends the
 availability of every earlier load, whatever array it touches, so no
-aliasing reasoning is needed; a store then makes its own value available
-at its indices (it wrote exactly there, and nothing has written since). Loads are not moved, so no bounds check is
-added or lost. (For reverse mode this matters: one load instead of two is
+aliasing reasoning is needed; a store then makes its own value (of the
+element type) available at its indices. Loads are not moved, so no bounds
+check is added or lost. (For reverse mode this matters: one load instead of two is
 one tape instead of two.)
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _block(block: Block, vmap: ValueMap) -> None:
         if op.name == "load":
             key = tuple(op.operands)
             twin = available.get(key)
-            if twin is not None and twin.type == op.result.type:   # (a store of the element type)
+            if twin is not None and twin.type == op.result.type:
                 vmap.replace(op.result, twin)
                 continue
             available[key] = op.result

@@ -71,7 +71,7 @@ def specialized_loop(L, op: Op, values, lower) -> list:
         try:
             arms.append((lower(values), b.block))
         finally:
-            L.plain_broadcast = False
+            L.plain_broadcast = False       # (it was False: else no scales were looked for)
             L.env.update(saved)
         b.branch(merge)
     b.position_at_end(merge)

@@ -77,7 +77,8 @@ def _cache_file(directory: Path, name: str, sources, key: str, h) -> Path:
     for source in sources:
         digest.update((_HERE / source).read_bytes())
     parts = [llvmlite.__version__, sys.version, h.triple, h.cpu, h.features, key, digest.hexdigest()]
-    return directory / f"{name}-{hashlib.sha256(chr(10).join(parts).encode()).hexdigest()[:32]}.o"
+    key_hash = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+    return directory / f"{name}-{key_hash}.o"
 
 
 def _build(make_text, h, path: Path | None) -> bytes:

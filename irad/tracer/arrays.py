@@ -196,18 +196,18 @@ class ArrayExpressions:
 
         Notes which top-level binding (a consumer: a loop nest to come) computes each
         deferred value, for `trace`'s second pass."""
-        binding = self.session.binding
-        if binding[1] == 0:
-            binding[0] += 1
+        s = self.session
+        if s.bind_depth == 0:
+            s.consumer += 1
         if z.forced is not None:
             z = self.leaf(z.forced)
-        elif z.consumers is not None and not binding[2]:
-            z.consumers.add(binding[0])
-        binding[1] += 1
+        elif z.consumers is not None and not s.probing:
+            z.consumers.add(s.consumer)
+        s.bind_depth += 1
         try:
             return self._bind(z, shape)
         finally:
-            binding[1] -= 1
+            s.bind_depth -= 1
 
     def _bind(self, z: Lazy, shape) -> Bound:
         z.consumed = True
@@ -312,12 +312,11 @@ class ArrayExpressions:
             return self.settle(v)
         if v.name is None:
             v.name, v.site, v.consumers = name, self.loc, set()
-            binding = self.session.binding
-            binding[2] = True                   # checks only: not a consumer
+            self.session.probing = True         # checks only: not a consumer
             try:
                 self.emit_checks(self.bind_to(v, v.shape).checks)
             finally:
-                binding[2] = False
+                self.session.probing = False
             self.session.deferred.append(v)
             self.session.named.append(v)
         return v

@@ -156,7 +156,7 @@ class Statements:
 
     def stmt_Return(self, node):
         value = self.expr(node.value) if node.value is not None else None
-        self.env[RV] = self.defer(value) if self.returns_lazily() else self.settle(value)
+        self.env[RV] = self.defer(value) if self.inlined else self.settle(value)
         self.env[".ret"] = True
 
     # ---- loops ----

@@ -58,7 +58,9 @@ class Session:
     held: list = field(default_factory=list)            # per call being inlined: the caller's pending lazies
     settle_at: frozenset = frozenset()                  # Locations whose named values are materialized
     named: list = field(default_factory=list)           # every deferred value (arrays.py)
-    binding: list = field(default_factory=lambda: [0, 0, False])   # consumers, depth, probing
+    consumer: int = 0                                   # top-level bindings so far (arrays.py)
+    bind_depth: int = 0                                 # bind_to calls in progress
+    probing: bool = False                               # binding only for shape checks
 
     def capture(self, array: np.ndarray, name: str, read: int | None) -> Array:
         if id(array) in self.captured_ids:
@@ -115,7 +117,7 @@ class FunctionTracer(Statements, Expressions, ControlFlow, ArrayOperators, Array
         self.loc = source.loc(source.node)
         self.current_callee = None
         self.last_assignment: dict[str, Location] = {}
-        self.inlined = False
+        self.inlined = False                # an inlined call: its lazy result fuses into the caller
 
     def assigned_at(self, name: str) -> Location:
         """Where `name` was last assigned (the best place to report a type change)."""
@@ -145,11 +147,6 @@ class FunctionTracer(Statements, Expressions, ControlFlow, ArrayOperators, Array
             return None
         raise UnsupportedError(f"'{self.fn.__name__}' does not return a value on every path",
                                self.source.loc(node), "add a return statement at the end")
-
-    def returns_lazily(self) -> bool:
-        """Whether a returned lazy array may stay lazy (an inlined call's result fuses into the
-        caller's expression)."""
-        return self.inlined
 
     # ---- calls ----
     def call(self, callee, args, kwargs, name: str):
@@ -318,7 +315,7 @@ def trace(fn, args, name: str | None = None) -> Traced:
     if _hashable(fn) and fn in LIBRARY:
         fn = library_entry(fn, len(args))
     traced = _trace_once(fn, args, name, frozenset())
-    twice = frozenset(z.site for z in traced.session.named if z.costly and len(z.consumers or ()) > 1)
+    twice = frozenset(z.site for z in traced.session.named if z.costly and len(z.consumers) > 1)
     return _trace_once(fn, args, name, twice) if twice else traced
 
 
