@@ -10,6 +10,10 @@ Invariants:
   (gradients: O2 with unrolling). IEEE semantics unless
   `fastmath=True`, which puts reassoc/contract/nsz/arcp/afn on float
   arithmetic (never nnan/ninf: NaN and infinity checks stay meaningful).
+  The vectorizer checks aliasing once per entry of the vectorized loop,
+  never hoisted out of an enclosing loop (LLVM's hoisted form fails for
+  every enclosing loop that runs backwards, so its scalar copy would run);
+  this LLVM option is process-wide.
 - A function's module holds its code, its C entry and its packed entry
   (runtime/entry.py); the CPython-API wrapper that unboxes arguments
   (runtime/support.py) and the arena and slot functions
@@ -61,6 +65,9 @@ def host() -> _Host:
         if _host is None:
             llvm.initialize_native_target()
             llvm.initialize_native_asmprinter()
+            # The vectorizer's runtime alias checks are not hoisted out of enclosing loops:
+            # hoisted, they always fail when an enclosing loop runs backwards (reverse sweeps).
+            llvm.set_option("", "-hoist-runtime-checks=false")
             triple = llvm.get_process_triple()
             target = llvm.Target.from_triple(triple)
             cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()

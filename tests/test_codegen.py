@@ -842,6 +842,43 @@ def test_o3_vectorizes_a_contiguous_sum_with_fastmath(boundscheck):
     assert strict(x)[0] == sum(x.tolist())              # sequential left-to-right
 
 
+BACKWARD_OUTER = """
+func @f(%a: array<f64,2,C>, %x: array<f64,1,C>) -> f64 {
+  %rows = dim %a, 0 : i64
+  %n = dim %x, 0 : i64
+  %c0 = const 0 : i64
+  %c1 = const 1 : i64
+  %m1 = const -1 : i64
+  %last = sub %rows, %c1 : i64
+  for %t = %last to %m1 step %m1 {
+    for %i = %c0 to %n step %c1 {
+      %v = load %a[%t, %i] : f64
+      %s = load %x[%i] : f64
+      %w = add %s, %v : f64
+      store %w, %x[%i]
+      yield
+    }
+    yield
+  }
+  %z = const 0.0 : f64
+  return %z
+}
+"""
+
+
+def test_vectorized_inner_loop_of_a_backward_loop_keeps_a_passable_alias_check():
+    """`x += a[t]` for t from the last row down. `a` and `x` may alias, so a run-time alias
+    check guards the vector loop. Hoisted out of the enclosing loop, LLVM's check adds a
+    `stride.check` that fails whenever that loop runs backwards, and the vector code never
+    runs. The check must stay at each entry of the inner loop."""
+    cf = build(BACKWARD_OUTER)[2]
+    assert "x double>" in cf.llvm_ir_optimized and "stride.check" not in cf.llvm_ir_optimized
+    a, x = RNG.normal(size=(3, 37)), RNG.normal(size=37)
+    want = x + a[2] + a[1] + a[0]
+    cf(a, x)
+    assert np.array_equal(x, want)
+
+
 def test_object_code_and_assembly():
     cf = build(SUM)[2]
     assert isinstance(cf.object_code, bytes) and cf.object_code[:4] in (b"\x7fELF", b"\xcf\xfa\xed\xfe")
