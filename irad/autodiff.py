@@ -190,7 +190,7 @@ class GradientProgram:
         self.typed = traced.func
         self.out_tree, self.captured = traced.out_tree, traced.captured
         self.unoptimized = grad
-        self.grad = clock("passes", optimize, grad, options)
+        self.grad = clock("passes", optimize_gradient, grad, self.info, options)
         name = self.grad.name
         dump(name, "gradient-unoptimized", lambda: print_func(self.unoptimized))
         dump(name, "gradient", lambda: print_func(self.grad))
@@ -219,6 +219,14 @@ class GradientProgram:
         outputs = self.call(*leaves, *self.captured, *shadows, seed)
         n = self.info.n_results
         return outputs[:n], outputs[n:]
+
+
+def optimize_gradient(grad, info, options):
+    """The default pipeline, then stencil adjoints retimed to vectorize (passes/retime.py)."""
+    from .api import optimize
+    from .passes import run_pass
+    grad = optimize(grad, options)
+    return run_pass(grad, "retime-accumulations", noalias_args=shadow_parameters(grad, info))
 
 
 def make_caller(func, target, options, noalias_args=()):

@@ -265,7 +265,7 @@ class Reverser(PrimalValues):
         shadow = self.shadow(array)
         if ct.type != shadow.type.dtype:
             ct = b.cast(ct, type=shadow.type.dtype)
-        b.store(b.add(b.load(shadow, *idx), ct), shadow, *idx)
+        b.store(b.add(b.load(shadow, *idx), ct, reassoc=True), shadow, *idx)   # order-free sum
 
     def unchanged_operand(self, op: Op, array: Value) -> Value:
         """`array` for a memory rule of `op` that reads its contents as they were when op ran
