@@ -222,11 +222,12 @@ class GradientProgram:
 
 
 def optimize_gradient(grad, info, options):
-    """The default pipeline, then stencil adjoints retimed to vectorize (passes/retime.py)."""
+    """The default pipeline, then stencil adjoints retimed to vectorize (passes/retime.py) and
+    the index arithmetic they no longer use removed."""
     from .api import optimize
-    from .passes import run_pass
+    from .passes import run_pipeline
     grad = optimize(grad, options)
-    return run_pass(grad, "retime-accumulations", noalias_args=shadow_parameters(grad, info))
+    return run_pipeline(grad, "retime-accumulations,dce", noalias_args=shadow_parameters(grad, info))
 
 
 def make_caller(func, target, options, noalias_args=()):

@@ -34,17 +34,28 @@ from dataclasses import dataclass
 from ..ir import Block, Builder, Func, Op, Region, Value
 from ..runtime.alias import array_roots
 from .driver import DEFAULT_OPTIONS, PassOptions, register
-from .rewrite import ValueMap, const_value
+from .rewrite import ValueMap, const_value, values_defined_in
 
 MAX_SPAN = 8            # registers per accumulated array: cmax - cmin
 
 
 @dataclass
 class Accumulation:
+    """`D[index] = D[index] + contribution {reassoc}`, index[axis] = iv + offset."""
+
     load: Op
     add: Op
     store: Op
+    axis: int
     offset: int
+
+    @property
+    def array(self) -> Value:
+        return self.load.operands[0]
+
+    @property
+    def index(self) -> list:
+        return self.load.operands[1:]
 
     @property
     def contribution(self) -> Value:
@@ -56,10 +67,23 @@ class Accumulation:
 class Group:
     """The accumulations into one array, ordered by offset."""
 
-    array: Value
-    axis: int
-    index: list             # the indices of the lowest offset's access
     items: list
+
+    @property
+    def array(self) -> Value:
+        return self.items[0].array
+
+    @property
+    def axis(self) -> int:
+        return self.items[0].axis
+
+    @property
+    def index(self) -> list:
+        return self.items[0].index
+
+    @property
+    def dtype(self):
+        return self.items[0].load.results[0].type
 
     @property
     def cmin(self) -> int:
@@ -73,21 +97,13 @@ class Group:
 def retime_accumulations(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
     new = func.clone()
     roots = array_roots(new)
-    private = _private_roots(new, roots, options.get("noalias_args", ()))
+    noalias = {("arg", k) for k in options.get("noalias_args", ())}
+    private = lambda root: root[0] == "alloc" or root in noalias   # nothing else aliases it
     vmap = ValueMap()
     _visit(new.body.block, roots, private, vmap)
     for op in new.walk():
         vmap.apply(op)
     return new
-
-
-def _private_roots(func: Func, roots, noalias_args) -> set:
-    """Roots no other root can alias: allocations and noalias arguments."""
-    out = {("arg", k) for k in noalias_args}
-    for op in func.walk():
-        if op.name == "alloc":
-            out.update(roots.get(op.results[0]) or ())
-    return out
 
 
 def _visit(block: Block, roots, private, vmap: ValueMap) -> None:
@@ -112,40 +128,40 @@ def _groups(loop: Op, roots, private) -> list[Group]:
     if const_value(loop.operands[2]) != 1:
         return []
     body = loop.regions[0].block
-    iv = body.args[0]
-    inside = _defined_in(loop)
+    inside = values_defined_in(loop)
+    users: dict = {}
+    for op in loop.regions[0].walk():
+        for v in op.operands:
+            users.setdefault(v, []).append(op)
     found: dict = {}
     for op in body.ops:
-        acc = _accumulation(op, iv, inside)
+        acc = _accumulation(op, body, inside, users)
         if acc is not None:
-            found.setdefault(acc[0].operands[1], []).append(acc)
-    groups = []
-    for array, accs in found.items():
-        group = _group(array, accs)
-        if group is not None and _isolated(loop, group, roots, private):
-            groups.append(group)
-    return groups
+            found.setdefault(acc.array, []).append(acc)
+    groups = [_group(accs) for accs in found.values()]
+    return [g for g in groups if g is not None and _isolated(loop, g, roots, private)]
 
 
-def _accumulation(load: Op, iv: Value, inside: set):
-    """(store, axis, indices, Accumulation) when `load` starts `D[idx] = D[idx] + e {reassoc}`."""
+def _accumulation(load: Op, body: Block, inside: set, users: dict) -> Accumulation | None:
+    """The accumulation `load` starts, if it starts one."""
+    def only_user(v):
+        found = users.get(v, [])
+        return found[0] if len(found) == 1 and found[0].parent is body else None
+
     if load.name != "load" or not load.attrs.get("inbounds") or not load.results[0].type.is_float:
         return None
-    add = _only_user(load.results[0], load.parent)
+    add = only_user(load.results[0])
     if add is None or add.name != "add" or not add.attrs.get("reassoc"):
         return None
-    store = _only_user(add.results[0], load.parent)
+    store = only_user(add.results[0])
     if (store is None or store.name != "store" or store.operands[0] is not add.results[0]
-            or store.operands[1] is not load.operands[0] or store.operands[2:] != load.operands[1:]
-            or not store.attrs.get("inbounds")):
+            or store.operands[1:] != load.operands or not store.attrs.get("inbounds")
+            or load.operands[0] in inside):
         return None
-    if load.operands[0] in inside:
-        return None
-    varying = [(axis, _offset(v, iv)) for axis, v in enumerate(load.operands[1:]) if v in inside]
+    varying = [(axis, _offset(v, body.args[0])) for axis, v in enumerate(load.operands[1:]) if v in inside]
     if len(varying) != 1 or varying[0][1] is None:
         return None
-    axis, offset = varying[0]
-    return store, axis, load.operands[1:], Accumulation(load, add, store, offset)
+    return Accumulation(load, add, store, *varying[0])
 
 
 def _offset(index: Value, iv: Value) -> int | None:
@@ -164,22 +180,21 @@ def _offset(index: Value, iv: Value) -> int | None:
     return int(c) if op.name == "add" else -int(c)
 
 
-def _group(array: Value, accs) -> Group | None:
-    axes = {axis for _, axis, _, _ in accs}
-    others = {tuple(v for k, v in enumerate(idx) if k != axis) for _, axis, idx, _ in accs}
-    items = sorted((a for *_, a in accs), key=lambda a: a.offset)
+def _group(accs) -> Group | None:
+    """The accumulations, when they share one axis and the other indices at distinct offsets."""
+    items = sorted(accs, key=lambda a: a.offset)
     offsets = [a.offset for a in items]
-    if (len(items) < 2 or len(axes) != 1 or len(others) != 1 or len(set(offsets)) != len(offsets)
-            or offsets[-1] - offsets[0] > MAX_SPAN):
+    others = {tuple(v for k, v in enumerate(a.index) if k != a.axis) for a in items}
+    if (len(items) < 2 or len({a.axis for a in items}) != 1 or len(others) != 1
+            or len(set(offsets)) != len(offsets) or offsets[-1] - offsets[0] > MAX_SPAN):
         return None
-    lowest = next(idx for _, _, idx, a in accs if a is items[0])
-    return Group(array, axes.pop(), list(lowest), items)
+    return Group(items)
 
 
 def _isolated(loop: Op, group: Group, roots, private) -> bool:
     """D is private memory, and the loop touches it only through the group's accumulations."""
     mine = roots.get(group.array)
-    if not mine or not mine <= private:
+    if not mine or not all(private(r) for r in mine):
         return False
     own = {id(op) for a in group.items for op in (a.load, a.add, a.store)}
     for op in loop.regions[0].walk():
@@ -194,23 +209,6 @@ def _isolated(loop: Op, group: Group, roots, private) -> bool:
     return True
 
 
-def _only_user(v: Value, block: Block) -> Op | None:
-    users = [op for op in block.ops for x in op.operands if x is v]
-    nested = any(x is v for op in block.ops for r in op.regions for inner in r.walk()
-                 for x in inner.operands)
-    return users[0] if len(users) == 1 and not nested else None
-
-
-def _defined_in(loop: Op) -> set:
-    out = set()
-    for op in loop.regions[0].walk():
-        out.update(op.results)
-    for region in [loop.regions[0], *[r for op in loop.regions[0].walk() for r in op.regions]]:
-        for b in region.blocks:
-            out.update(b.args)
-    return out
-
-
 # ---- the rewrite ----------------------------------------------------------------------------
 
 def _rewrite(loop: Op, groups: list[Group], vmap: ValueMap) -> list[Op]:
@@ -223,66 +221,47 @@ def _rewrite(loop: Op, groups: list[Group], vmap: ValueMap) -> list[Op]:
     for op in kept:
         body.append(op)
     b = Builder(body, loc=loop.loc)
-    nexts, registers = [], []
-    iv = body.args[0]
-    for g in groups:
-        dtype = g.items[0].load.results[0].type
-        regs = {}
-        for acc in g.items:
-            chain = [body.add_arg(dtype) for _ in range(g.depth(acc))]
-            regs[id(acc)] = chain
-            if chain:
-                nexts.extend([acc.contribution, *chain[:-1]])
-        total = None
-        for acc in g.items:
-            chain = regs[id(acc)]
-            term = chain[-1] if chain else acc.contribution
-            total = term if total is None else b.add(total, term, reassoc=True)
-        _accumulate(b, g, _shifted(b, iv, g.cmin), total)
-        registers.append((g, regs))
+    nexts = []
+    for g in groups:        # register j of acc holds its contribution from j iterations ago
+        chains = [[body.add_arg(g.dtype) for _ in range(g.depth(acc))] for acc in g.items]
+        for acc, chain in zip(g.items, chains):
+            nexts.extend([acc.contribution, *chain[:-1]] if chain else [])
+        terms = [chain[-1] if chain else acc.contribution for acc, chain in zip(g.items, chains)]
+        _accumulate(b, g, g.index[g.axis], _sum(b, terms))        # the element iv + cmin
     b.emit("yield", *yield_op.operands, *nexts, loc=yield_op.loc)
 
     outer = Block()
     ob = Builder(outer, loc=loop.loc)
-    zeros = []
-    for g in groups:
-        dtype = g.items[0].load.results[0].type
-        zero = ob.const(-0.0, dtype)
-        zeros.extend([zero] * sum(g.depth(a) for a in g.items))
-    region = loop.regions[0]
-    new_loop = Op("for", [*loop.operands, *zeros], [*[r.type for r in loop.results],
-                                                     *[z.type for z in zeros]],
-                  loop.attrs, [region], loop.loc, [r.hint for r in loop.results] + [None] * len(zeros))
+    zeros = [z for g in groups for z in [ob.const(-0.0, g.dtype)] * sum(map(g.depth, g.items))]
+    new_loop = Op("for", [*loop.operands, *zeros], [*[r.type for r in loop.results], *[z.type for z in zeros]],
+                  loop.attrs, loop.regions, loop.loc, [r.hint for r in loop.results] + [None] * len(zeros))
     loop.regions = []
     outer.append(new_loop)
     for old, new in zip(loop.results, new_loop.results):
         vmap.replace(old, new)
-    finals = iter(new_loop.results[len(loop.results):])
-    _epilogue(ob, loop, registers, finals)
+    _epilogue(ob, loop, groups, iter(new_loop.results[len(loop.results):]))
     return outer.ops
 
 
-def _epilogue(b: Builder, loop: Op, registers, finals) -> None:
+def _epilogue(b: Builder, loop: Op, groups: list[Group], finals) -> None:
     """After a loop that ran: element hi + cmin + t gets the registers of depth > t."""
     lo, hi = loop.operands[:2]
-    last = {}
-    for g, regs in registers:
-        for acc in g.items:
-            for j in range(1, g.depth(acc) + 1):
-                last[(id(acc), j)] = next(finals)
+    last = {(id(acc), j): next(finals) for g in groups for acc in g.items for j in range(1, g.depth(acc) + 1)}
     then = Block()
     tb = Builder(then, loc=loop.loc)
-    for g, regs in registers:
-        span = g.items[-1].offset - g.cmin
-        for t in range(span):
-            total = None
-            for acc in g.items:
-                if g.depth(acc) > t:
-                    term = last[(id(acc), g.depth(acc) - t)]
-                    total = term if total is None else tb.add(total, term, reassoc=True)
-            _accumulate(tb, g, _shifted(tb, hi, g.cmin + t), total)
+    for g in groups:
+        for t in range(g.items[-1].offset - g.cmin):
+            terms = [last[(id(acc), g.depth(acc) - t)] for acc in g.items if g.depth(acc) > t]
+            _accumulate(tb, g, _shifted(tb, hi, g.cmin + t), _sum(tb, terms))
     tb.emit("yield")
     b.emit("if", b.lt(lo, hi), regions=[Region([then]), Region([_empty_yield()])], types=())
+
+
+def _sum(b: Builder, terms) -> Value:
+    total = terms[0]
+    for term in terms[1:]:
+        total = b.add(total, term, reassoc=True)
+    return total
 
 
 def _empty_yield() -> Block:
