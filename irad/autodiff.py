@@ -222,12 +222,13 @@ class GradientProgram:
 
 
 def optimize_gradient(grad, info, options):
-    """The default pipeline, then stencil adjoints retimed to vectorize (passes/retime.py) and
-    the index arithmetic they no longer use removed."""
+    """The default pipeline, then order-free accumulations into shadows moved out of memory
+    dependences so the loops vectorize (passes/promote.py, passes/retime.py) and the index
+    arithmetic they no longer use removed."""
     from .api import optimize
     from .passes import run_pipeline
     grad = optimize(grad, options)
-    return run_pipeline(grad, "retime-accumulations,dce", noalias_args=shadow_parameters(grad, info))
+    return run_pipeline(grad, "promote-accumulations,retime-accumulations,specialize-extents,dce", noalias_args=shadow_parameters(grad, info))
 
 
 def make_caller(func, target, options, noalias_args=()):

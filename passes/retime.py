@@ -31,8 +31,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Block, Builder, Func, Op, Region, Value
-from ..runtime.alias import array_roots
+from ..ir import Block, Builder, Func, Op, Value
+from .accumulations import (Accumulation, PrivateMemory, accumulate, accumulations, by_array, emit_if,
+                            ran, sum_terms, with_carried, without)
 from .driver import DEFAULT_OPTIONS, PassOptions, register
 from .rewrite import ValueMap, const_value, values_defined_in
 
@@ -40,27 +41,11 @@ MAX_SPAN = 8            # registers per accumulated array: cmax - cmin
 
 
 @dataclass
-class Accumulation:
-    """`D[index] = D[index] + contribution {reassoc}`, index[axis] = iv + offset."""
+class Shifted(Accumulation):
+    """An accumulation whose index on `axis` is the loop variable plus `offset`."""
 
-    load: Op
-    add: Op
-    store: Op
-    axis: int
-    offset: int
-
-    @property
-    def array(self) -> Value:
-        return self.load.operands[0]
-
-    @property
-    def index(self) -> list:
-        return self.load.operands[1:]
-
-    @property
-    def contribution(self) -> Value:
-        a, b = self.add.operands
-        return b if a is self.load.results[0] else a
+    axis: int = 0
+    offset: int = 0
 
 
 @dataclass
@@ -96,27 +81,22 @@ class Group:
 @register("retime-accumulations")
 def retime_accumulations(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
     new = func.clone()
-    roots = array_roots(new)
-    noalias = {("arg", k) for k in options.get("noalias_args", ())}
-    private = lambda root: root[0] == "alloc" or root in noalias   # nothing else aliases it
+    memory = PrivateMemory(new, options)
     vmap = ValueMap()
-    _visit(new.body.block, roots, private, vmap)
+    _visit(new.body.block, memory, vmap)
     for op in new.walk():
         vmap.apply(op)
     return new
 
 
-def _visit(block: Block, roots, private, vmap: ValueMap) -> None:
+def _visit(block: Block, memory: PrivateMemory, vmap: ValueMap) -> None:
     ops = []
     for op in block.ops:
         for region in op.regions:
             for b in region.blocks:
-                _visit(b, roots, private, vmap)
-        groups = _groups(op, roots, private) if op.name == "for" else []
-        if groups:
-            ops.extend(_rewrite(op, groups, vmap))
-        else:
-            ops.append(op)
+                _visit(b, memory, vmap)
+        groups = _groups(op, memory) if op.name == "for" else []
+        ops.extend(_rewrite(op, groups, vmap) if groups else [op])
     block.ops = []
     for op in ops:
         block.append(op)
@@ -124,44 +104,26 @@ def _visit(block: Block, roots, private, vmap: ValueMap) -> None:
 
 # ---- finding the accumulations ----------------------------------------------------------
 
-def _groups(loop: Op, roots, private) -> list[Group]:
+def _groups(loop: Op, memory: PrivateMemory) -> list[Group]:
     if const_value(loop.operands[2]) != 1:
         return []
-    body = loop.regions[0].block
+    iv = loop.regions[0].block.args[0]
     inside = values_defined_in(loop)
-    users: dict = {}
-    for op in loop.regions[0].walk():
-        for v in op.operands:
-            users.setdefault(v, []).append(op)
-    found: dict = {}
-    for op in body.ops:
-        acc = _accumulation(op, body, inside, users)
-        if acc is not None:
-            found.setdefault(acc.array, []).append(acc)
-    groups = [_group(accs) for accs in found.values()]
-    return [g for g in groups if g is not None and _isolated(loop, g, roots, private)]
+    groups = []
+    for array, accs in by_array(accumulations(loop)).items():
+        shifted = [_shifted_access(acc, iv, inside) for acc in accs]
+        group = None if None in shifted else _group(shifted)
+        if group is not None and memory.only_through(loop, array, accs):
+            groups.append(group)
+    return groups
 
 
-def _accumulation(load: Op, body: Block, inside: set, users: dict) -> Accumulation | None:
-    """The accumulation `load` starts, if it starts one."""
-    def only_user(v):
-        found = users.get(v, [])
-        return found[0] if len(found) == 1 and found[0].parent is body else None
-
-    if load.name != "load" or not load.attrs.get("inbounds") or not load.results[0].type.is_float:
-        return None
-    add = only_user(load.results[0])
-    if add is None or add.name != "add" or not add.attrs.get("reassoc"):
-        return None
-    store = only_user(add.results[0])
-    if (store is None or store.name != "store" or store.operands[0] is not add.results[0]
-            or store.operands[1:] != load.operands or not store.attrs.get("inbounds")
-            or load.operands[0] in inside):
-        return None
-    varying = [(axis, _offset(v, body.args[0])) for axis, v in enumerate(load.operands[1:]) if v in inside]
+def _shifted_access(acc: Accumulation, iv: Value, inside: set) -> Shifted | None:
+    """acc as a `Shifted` when exactly one index varies in the loop, as iv + a constant."""
+    varying = [(axis, _offset(v, iv)) for axis, v in enumerate(acc.index) if v in inside]
     if len(varying) != 1 or varying[0][1] is None:
         return None
-    return Accumulation(load, add, store, *varying[0])
+    return Shifted(*acc.ops, *varying[0])
 
 
 def _offset(index: Value, iv: Value) -> int | None:
@@ -191,35 +153,11 @@ def _group(accs) -> Group | None:
     return Group(items)
 
 
-def _isolated(loop: Op, group: Group, roots, private) -> bool:
-    """D is private memory, and the loop touches it only through the group's accumulations."""
-    mine = roots.get(group.array)
-    if not mine or not all(private(r) for r in mine):
-        return False
-    own = {id(op) for a in group.items for op in (a.load, a.add, a.store)}
-    for op in loop.regions[0].walk():
-        if id(op) in own:
-            continue
-        for v in op.operands:
-            if not v.type.is_array:
-                continue
-            theirs = roots.get(v)
-            if theirs is None or theirs & mine or op.name not in ("load", "store", "dim"):
-                return False
-    return True
-
-
 # ---- the rewrite ----------------------------------------------------------------------------
 
 def _rewrite(loop: Op, groups: list[Group], vmap: ValueMap) -> list[Op]:
     """The new loop (with the registers as extra carried values) and the epilogue ops."""
-    body = loop.regions[0].block
-    dead = {id(op) for g in groups for a in g.items for op in (a.load, a.add, a.store)}
-    yield_op = body.ops[-1]
-    kept = [op for op in body.ops[:-1] if id(op) not in dead]
-    body.ops = []
-    for op in kept:
-        body.append(op)
+    body, yield_op = without(loop, {id(op) for g in groups for a in g.items for op in a.ops})
     b = Builder(body, loc=loop.loc)
     nexts = []
     for g in groups:        # register j of acc holds its contribution from j iterations ago
@@ -227,55 +165,32 @@ def _rewrite(loop: Op, groups: list[Group], vmap: ValueMap) -> list[Op]:
         for acc, chain in zip(g.items, chains):
             nexts.extend([acc.contribution, *chain[:-1]] if chain else [])
         terms = [chain[-1] if chain else acc.contribution for acc, chain in zip(g.items, chains)]
-        _accumulate(b, g, g.index[g.axis], _sum(b, terms))        # the element iv + cmin
+        accumulate(b, g.array, g.index, sum_terms(b, terms))        # the element iv + cmin
     b.emit("yield", *yield_op.operands, *nexts, loc=yield_op.loc)
 
     outer = Block()
     ob = Builder(outer, loc=loop.loc)
     zeros = [z for g in groups for z in [ob.const(-0.0, g.dtype)] * sum(map(g.depth, g.items))]
-    new_loop = Op("for", [*loop.operands, *zeros], [*[r.type for r in loop.results], *[z.type for z in zeros]],
-                  loop.attrs, loop.regions, loop.loc, [r.hint for r in loop.results] + [None] * len(zeros))
-    loop.regions = []
+    new_loop = with_carried(loop, zeros)
     outer.append(new_loop)
     for old, new in zip(loop.results, new_loop.results):
         vmap.replace(old, new)
-    _epilogue(ob, loop, groups, iter(new_loop.results[len(loop.results):]))
+    finals = iter(new_loop.results[len(loop.results):])
+    last = {(id(acc), j): next(finals) for g in groups for acc in g.items for j in range(1, g.depth(acc) + 1)}
+    emit_if(ob, ran(ob, new_loop), lambda tb: _epilogue(tb, new_loop, groups, last))
     return outer.ops
 
 
-def _epilogue(b: Builder, loop: Op, groups: list[Group], finals) -> None:
+def _epilogue(b: Builder, loop: Op, groups: list[Group], last: dict) -> None:
     """After a loop that ran: element hi + cmin + t gets the registers of depth > t."""
-    lo, hi = loop.operands[:2]
-    last = {(id(acc), j): next(finals) for g in groups for acc in g.items for j in range(1, g.depth(acc) + 1)}
-    then = Block()
-    tb = Builder(then, loc=loop.loc)
+    hi = loop.operands[1]
     for g in groups:
         for t in range(g.items[-1].offset - g.cmin):
             terms = [last[(id(acc), g.depth(acc) - t)] for acc in g.items if g.depth(acc) > t]
-            _accumulate(tb, g, _shifted(tb, hi, g.cmin + t), _sum(tb, terms))
-    tb.emit("yield")
-    b.emit("if", b.lt(lo, hi), regions=[Region([then]), Region([_empty_yield()])], types=())
-
-
-def _sum(b: Builder, terms) -> Value:
-    total = terms[0]
-    for term in terms[1:]:
-        total = b.add(total, term, reassoc=True)
-    return total
-
-
-def _empty_yield() -> Block:
-    block = Block()
-    Builder(block).emit("yield")
-    return block
+            index = list(g.index)
+            index[g.axis] = _shifted(b, hi, g.cmin + t)
+            accumulate(b, g.array, index, sum_terms(b, terms))
 
 
 def _shifted(b: Builder, base: Value, c: int) -> Value:
     return base if c == 0 else b.add(base, b.const(c, base.type))
-
-
-def _accumulate(b: Builder, g: Group, position: Value, total: Value) -> None:
-    index = list(g.index)
-    index[g.axis] = position
-    old = b.load(g.array, *index, inbounds=True)
-    b.store(b.add(old, total, reassoc=True), g.array, *index, inbounds=True)

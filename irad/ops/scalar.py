@@ -182,9 +182,14 @@ define("sub", same_type_rule(2, NUM), evaluate=lambda x, y, reassoc=False: np.su
 define("mul", same_type_rule(2, NUM), evaluate=lambda x, y, reassoc=False: np.multiply(x, y), simplify=_simplify_mul,
        llvm=Binary(float="fmul", int="mul"),
        **from_partials(lambda b, r, x, y: (y, x)))
+def _div_vjp(b, ct_over_y, r):
+    """d(x / y) = ct / y and -ct x / y**2 = -(ct / y) r: one division for both."""
+    return ct_over_y, b.neg(b.mul(ct_over_y, r))
+
+
 define("div", same_type_rule(2, FLOAT), evaluate=np.true_divide, simplify=_simplify_div,
        differentiable=True, llvm=Binary(float="fdiv"),
-       vjp=lambda b, ct, r, x, y: (b.div(ct, y), b.neg(b.div(b.mul(ct, r), y))),
+       vjp=lambda b, ct, r, x, y: _div_vjp(b, b.div(ct, y), r),
        jvp=lambda b, r, x, y, dx, dy: b.div(
            b.sub(dx or _c(b, 0.0, x), b.mul(r, dy)) if dy is not None else dx, y))
 define("floordiv", same_type_rule(2, NUM), evaluate=_floordiv, llvm=Special("floordiv"), simplify=_simplify_floordiv,
