@@ -231,6 +231,14 @@ def optimize_gradient(grad, info, options):
     return run_pipeline(grad, "promote-accumulations,retime-accumulations,specialize-extents,dce", noalias_args=shadow_parameters(grad, info))
 
 
+def optimize_split(func, options):
+    """The default pipeline, then loops over (n, K) arrays specialized (passes/specialize.py).
+    (Split mode does not mark its shadows noalias, so its accumulations are not promoted.)"""
+    from .api import optimize
+    from .passes import run_pipeline
+    return run_pipeline(optimize(func, options), "specialize-extents,dce")
+
+
 def make_caller(func, target, options, noalias_args=()):
     """A function of func's arguments that runs it in the interpreter or natively; noalias_args
     name arguments that share memory with no other argument (gradient shadows), which the
@@ -448,8 +456,8 @@ class PullbackProgram:
         self.out_tree, self.captured = traced.out_tree, traced.captured
         self.seed_types = [primal.result_types[k] for k in self.seeded]
         fwd, rev = split(grad, self.info, len(primal.args))
-        self.forward = make_runner(optimize(fwd, options), target, options)
-        self.reverse = make_runner(optimize(rev, options), target, options)
+        self.forward = make_runner(optimize_split(fwd, options), target, options)
+        self.reverse = make_runner(optimize_split(rev, options), target, options)
 
 
 class Pullback:

@@ -3,7 +3,8 @@ reverse Func, for pullbacks whose reverse sweep runs many times.
 
 The forward Func takes the primal arguments and returns the primal results
 followed by the residuals: every forward value the reverse sweep reads
-(primal arguments it re-loads from, values it uses, tapes). The reverse
+(primal arguments it re-loads from, values it uses, tapes) but constants,
+which the reverse Func defines again (so its passes see them). The reverse
 Func takes the residuals, then the shadows and seeds, and returns the
 adjoints. It rewinds its tapes first and frees none of them, so it can run
 again with other seeds; the tapes die with the residuals.
@@ -13,7 +14,7 @@ Func gives.
 """
 from __future__ import annotations
 
-from ..ir import Block, Builder, Func, Op, clone_op
+from ..ir import Block, Builder, Func, Op, OpResult, clone_op
 from .reverse import GradientInfo
 
 
@@ -24,6 +25,10 @@ def _uses(ops) -> list:
             for v in inner.operands:
                 seen.setdefault(v, None)
     return list(seen)
+
+
+def _is_const(v) -> bool:
+    return isinstance(v, OpResult) and v.op.name == "const"
 
 
 def split(grad: Func, info: GradientInfo, n_primal_args: int) -> tuple[Func, Func]:
@@ -37,7 +42,9 @@ def split(grad: Func, info: GradientInfo, n_primal_args: int) -> tuple[Func, Fun
     for op in forward_ops:
         for inner in op.walk():
             defined.update(inner.results)
-    residuals = [v for v in _uses(reverse_ops + [ret]) if v in defined]
+    needed = [v for v in _uses(reverse_ops + [ret]) if v in defined]
+    constants = [v for v in needed if _is_const(v)]
+    residuals = [v for v in needed if not _is_const(v)]
     primal_results = ret.operands[:info.n_results]
     adjoints = ret.operands[info.n_results:]
 
@@ -54,7 +61,7 @@ def split(grad: Func, info: GradientInfo, n_primal_args: int) -> tuple[Func, Fun
                [v.type for v in adjoints], [v.hint for v in residuals] + [a.hint for a in extra], grad.loc)
     mapping = dict(zip(residuals, rev.args))
     mapping.update(zip(extra, rev.args[len(residuals):]))
-    _copy_into(reverse_ops, rev.body.block, mapping)
+    _copy_into([v.op for v in constants] + reverse_ops, rev.body.block, mapping)
     rev.body.block.append(Op("return", [mapping[v] for v in adjoints], [], loc=ret.loc))
     return fwd, rev
 
