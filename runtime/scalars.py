@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import vecmath
+from . import exactexp, vecmath
 from .abi import F64, I1, ArrayVal, reg_type
 
 _INT_METHODS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and_", "or": "or_", "xor": "xor"}
@@ -71,7 +71,11 @@ def lower_compare(L, op, desc, values):
 
 def lower_intrinsic(L, op, desc, values):
     vectorizable = vecmath.call(L, op.name, values)
-    return vectorizable if vectorizable is not None else call_intrinsic(L, desc.name, values, L.fm)
+    if vectorizable is not None:
+        return vectorizable
+    if op.name == "exp" and not L.fm and values[0].type == F64 and exactexp.available():
+        return exactexp.call(L, values[0])
+    return call_intrinsic(L, desc.name, values, L.fm)
 
 
 def lower_libm(L, op, desc, values):
