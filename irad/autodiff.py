@@ -228,7 +228,7 @@ def optimize_gradient(grad, info, options):
     from .api import optimize
     from .passes import run_pipeline
     grad = optimize(grad, options)
-    return run_pipeline(grad, "promote-accumulations,retime-accumulations,specialize-extents,dce", noalias_args=shadow_parameters(grad, info))
+    return run_pipeline(grad, "promote-accumulations,retime-accumulations,fuse-loops,specialize-extents,dce", noalias_args=shadow_parameters(grad, info))
 
 
 def optimize_split(func, options):

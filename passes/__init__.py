@@ -5,11 +5,12 @@ Importing this package registers every pass. Pipelines:
   repeated until the IR stops changing (at most 8 rounds).
 Gradients then run "promote-accumulations" (`promote.py`) and
 "retime-accumulations" (`retime.py`) with their shadow arguments as
-`noalias_args`, and "specialize-extents" (`specialize.py`).
+`noalias_args`, then "fuse-loops" (`fuse.py`) and "specialize-extents"
+(`specialize.py`).
 """
 from .driver import (DEFAULT_OPTIONS, PassOptions, Pipeline, get_pass, register,  # noqa: F401
                      register_pipeline, registered_passes, registered_pipelines, run_pass,
                      run_pipeline, split_pipeline, unregister)
-from . import dce, cse, fold, licm, loads, carried_arrays, promote, retime, specialize  # noqa: F401,E402
+from . import dce, cse, fold, fuse, licm, loads, carried_arrays, promote, retime, specialize  # noqa: F401,E402
 
 register_pipeline("default", "fold,cse,load-cse,licm,dce", fixpoint=True)

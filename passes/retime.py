@@ -35,7 +35,7 @@ from ..ir import Block, Builder, Func, Op, Value
 from .accumulations import (Accumulation, PrivateMemory, accumulate, accumulations, by_array, emit_if,
                             ran, sum_terms, with_carried, without)
 from .driver import DEFAULT_OPTIONS, PassOptions, register
-from .rewrite import ValueMap, const_value, values_defined_in
+from .rewrite import ValueMap, const_value, iv_offset, values_defined_in
 
 MAX_SPAN = 8            # registers per accumulated array: cmax - cmin
 
@@ -120,26 +120,10 @@ def _groups(loop: Op, memory: PrivateMemory) -> list[Group]:
 
 def _shifted_access(acc: Accumulation, iv: Value, inside: set) -> Shifted | None:
     """acc as a `Shifted` when exactly one index varies in the loop, as iv + a constant."""
-    varying = [(axis, _offset(v, iv)) for axis, v in enumerate(acc.index) if v in inside]
+    varying = [(axis, iv_offset(v, iv)) for axis, v in enumerate(acc.index) if v in inside]
     if len(varying) != 1 or varying[0][1] is None:
         return None
     return Shifted(*acc.ops, *varying[0])
-
-
-def _offset(index: Value, iv: Value) -> int | None:
-    """c when index is iv + c for a constant c."""
-    if index is iv:
-        return 0
-    op = getattr(index, "op", None)
-    if op is None or op.name not in ("add", "sub") or len(op.operands) != 2:
-        return None
-    x, y = op.operands
-    if op.name == "add" and y is iv:
-        x, y = y, x
-    c = const_value(y)
-    if x is not iv or c is None:
-        return None
-    return int(c) if op.name == "add" else -int(c)
 
 
 def _group(accs) -> Group | None:

@@ -50,6 +50,22 @@ def const_value(v: Value):
     return op.attrs["type"].numpy.type(op.attrs["value"])
 
 
+def iv_offset(index: Value, iv: Value) -> int | None:
+    """c when `index` is `iv + c` (or `iv - c`, `c + iv`) for a constant c, else None."""
+    if index is iv:
+        return 0
+    op = index.op if isinstance(index, OpResult) else None
+    if op is None or op.name not in ("add", "sub") or len(op.operands) != 2:
+        return None
+    x, y = op.operands
+    if op.name == "add" and y is iv:
+        x, y = y, x
+    c = const_value(y)
+    if x is not iv or c is None:
+        return None
+    return int(c) if op.name == "add" else -int(c)
+
+
 def python_scalar(value, type):
     """`value` converted to `type` as a plain Python bool/int/float."""
     return type.numpy.type(value).item()

@@ -1,0 +1,153 @@
+"""Fuse a loop into the next one over the same range when that keeps every memory order.
+
+Reverse mode emits one adjoint loop per primal loop. For a time step that
+writes a scratch array and copies it back (`tmp[i] = f(u)`, then
+`u[i] = tmp[i]`), the adjoint is two sweeps over the same range: move the
+copy's adjoint into `dtmp`, then run the stencil's adjoint from `dtmp`.
+Fused, each element is read and written once per step instead of twice.
+
+    for i = lo to hi { A(i) }  ops  for i = lo to hi { B(i) }
+      =>  ops  for i = lo to hi { A(i); B(i) }
+
+Invariants (loops are fused only when all hold):
+- Both are `for` loops with the same bound and step values, the step a
+  constant 1 or -1; the first carries nothing and has no results; neither
+  body contains a region op. The ops between them are pure, or tape ops
+  on a tape the first loop does not use: they move before the fused loop.
+- Memory: the bodies touch arrays only by `load`/`store` and tapes only by
+  tape ops, no tape in both. For every pair of accesses, one from each
+  loop, at least one a store, on arrays that may share memory: both are
+  the same array value, indexed identically but on one axis, where the
+  index is `i + c1` in the first loop and `i + c2` in the second, with
+  (c2 - c1) * step <= 0. Then an element the second loop touches at
+  iteration i was touched by the first loop only at iterations up to i,
+  so running A(i); B(i) for each i in turn keeps every read-write order.
+- Arrays may share memory unless their roots (`runtime/alias.py`) are
+  known, disjoint, and one side's are all private (`alloc`, or a
+  `noalias_args` argument): two plain arguments may be the same array.
+"""
+from __future__ import annotations
+
+from ..ir import Block, Func, Op, clone_op
+from ..runtime.alias import array_roots
+from .driver import DEFAULT_OPTIONS, PassOptions, register
+from .rewrite import const_value, iv_offset, values_defined_in
+
+TAPE_OPS = frozenset({"tape_push", "tape_pop", "tape_read", "tape_drop", "tape_reserve"})
+
+
+@register("fuse-loops")
+def fuse_loops(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
+    new = func.clone()
+    sharing = _Sharing(new, options)
+    _visit(new.body.block, sharing)
+    return new
+
+
+class _Sharing:
+    """May two array values share memory? (see the module invariants)"""
+
+    def __init__(self, func: Func, options: PassOptions):
+        self.roots = array_roots(func)
+        self.noalias = {("arg", k) for k in options.get("noalias_args", ())}
+
+    def _private(self, roots) -> bool:
+        return all(r[0] == "alloc" or r in self.noalias for r in roots)
+
+    def may_share(self, a, b) -> bool:
+        ra, rb = self.roots.get(a), self.roots.get(b)
+        if a is b or ra is None or rb is None or ra & rb:
+            return True
+        return not (self._private(ra) or self._private(rb))
+
+
+def _visit(block: Block, sharing: _Sharing) -> None:
+    for op in block.ops:
+        for region in op.regions:
+            for b in region.blocks:
+                _visit(b, sharing)
+    ops = list(block.ops)
+    k = 0
+    while k < len(ops):
+        first = ops[k]
+        between = []
+        j = k + 1
+        while first.name == "for" and j < len(ops) and ops[j].name != "for" and _movable(ops[j], first):
+            between.append(ops[j])
+            j += 1
+        if j < len(ops) and first.name == "for" and ops[j].name == "for" and _fusible(first, ops[j], sharing):
+            _prepend_body(first, ops[j])
+            ops = ops[:k] + between + ops[j:]
+            k += len(between)
+            continue
+        k += 1
+    block.ops = []
+    for op in ops:
+        block.append(op)
+
+
+def _movable(op: Op, loop: Op) -> bool:
+    """op can move above `loop`: pure, or a tape op on a tape the loop does not use."""
+    if op.regions or op.opdef.terminator:
+        return False
+    if op.opdef.effect == "none":
+        return True
+    return op.name in TAPE_OPS and op.operands[0] not in _tapes(loop)
+
+
+def _tapes(loop: Op) -> set:
+    return {op.operands[0] for op in loop.regions[0].walk() if op.name in TAPE_OPS}
+
+
+def _fusible(first: Op, second: Op, sharing: _Sharing) -> bool:
+    step = const_value(first.operands[2])
+    if (first.results or len(first.operands) != 3 or step not in (1, -1)
+            or any(x is not y for x, y in zip(first.operands[:3], second.operands[:3]))):
+        return False
+    a, b = _accesses(first), _accesses(second)
+    if a is None or b is None or _tapes(first) & _tapes(second):
+        return False
+    ivs = (first.regions[0].block.args[0], second.regions[0].block.args[0])
+    inside = values_defined_in(first) | values_defined_in(second)
+    return all(_ordered(x, y, step, sharing, ivs, inside) for x in a for y in b if x[2] or y[2])
+
+
+def _accesses(loop: Op) -> list | None:
+    """(array, index, is_store) of each array access in a flat body; None when the body has a
+    region op or an effect other than loads, stores and tape ops."""
+    out = []
+    for op in loop.regions[0].block.ops[:-1]:
+        if op.regions:
+            return None
+        if op.name == "load":
+            out.append((op.operands[0], op.operands[1:], False))
+        elif op.name == "store":
+            out.append((op.operands[1], op.operands[2:], True))
+        elif op.opdef.effect != "none" and op.name not in TAPE_OPS:
+            return None
+    return out
+
+
+def _ordered(x, y, step: int, sharing: _Sharing, ivs, inside: set) -> bool:
+    """Fusing keeps the order of access x (first loop) and access y (second loop)."""
+    if not sharing.may_share(x[0], y[0]):
+        return True
+    if x[0] is not y[0]:
+        return False
+    iv1, iv2 = ivs
+    varying = [k for k, (u, v) in enumerate(zip(x[1], y[1])) if u in inside or v in inside]
+    if len(varying) != 1 or any(u is not v for k, (u, v) in enumerate(zip(x[1], y[1])) if k not in varying):
+        return False
+    c1, c2 = iv_offset(x[1][varying[0]], iv1), iv_offset(y[1][varying[0]], iv2)
+    return c1 is not None and c2 is not None and (c2 - c1) * step <= 0
+
+
+def _prepend_body(first: Op, second: Op) -> None:
+    """Put a copy of first's body (its loop variable renamed to second's) in front of second's."""
+    body = second.regions[0].block
+    mapping = {first.regions[0].block.args[0]: body.args[0]}
+    moved = [clone_op(op, mapping) for op in first.regions[0].block.ops[:-1]]
+    rest = body.ops
+    body.ops = []
+    for op in [*moved, *rest]:
+        body.append(op)
