@@ -15,7 +15,8 @@ the vectorizer widens calls it, a loop that stays scalar keeps libm.
 Invariants:
 - Used only for float64 `exp` without fastmath, on x86-64 hosts with FMA
   whose C library is glibc 2.28 or later (`available`); elsewhere `exp`
-  stays a libm call.
+  stays a libm call. The vector function lives in the runtime library,
+  compiled once per process.
 - Every input gives libm's result bit for bit (tests/test_exactexp.py
   compares against `math.exp` over every range the algorithm
   distinguishes): |x| < 2^-54 gives 1 + x; 2^-54 <= |x| < 512 the table
@@ -51,7 +52,7 @@ SHIFT = float.fromhex("0x1.8p52")               # adding it rounds to an integer
 TOP_TINY, TOP_512, TOP_1024 = 0x3C9, 0x408, 0x409  # exponent fields of 2^-54, 512, 1024
 LANES = 4                                       # AVX2: 4 doubles
 SCALAR = "irad_vm_exp"                          # libm's exp under vecmath's alias
-VECTOR = "_ZGVdN4v_irad_exact_exp"              # kept alive by vecmath.keep_alive
+VECTOR = "_ZGVdN4v_irad_exact_exp"              # in the runtime library; vecmath.keep_alive
 
 
 def _bits(x: float) -> int:
@@ -96,10 +97,16 @@ def call(L, x: ir.Value) -> ir.Value:
     is faster there than the branch-free code."""
     scalar = L.ml.declare(SCALAR, F64, [F64])
     scalar.attributes.add("readnone")
-    L.ml.helper(VECTOR, _vector(F64), [_vector(F64)], _define)
+    vector_function(L.ml)
     instr = L.b.call(scalar, [x])
     set.add(instr.attributes, f'"vector-function-abi-variant"="_ZGV_LLVM_N{LANES}v_{SCALAR}({VECTOR})"')
     return instr
+
+
+def vector_function(ml) -> ir.Function:
+    """The vector exp: defined in the runtime library (runtime/library.py), declared elsewhere,
+    so a module that calls exp does not compile it again."""
+    return ml.shared(VECTOR, _vector(F64), [_vector(F64)], _define)
 
 
 def _vector(t: ir.Type) -> ir.VectorType:
@@ -108,7 +115,6 @@ def _vector(t: ir.Type) -> ir.VectorType:
 
 def _define(fn: ir.Function) -> None:
     """The body of the vector exp (see the module docstring for the ranges)."""
-    fn.attributes.add("alwaysinline")
     table = _table_global(fn.module)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     f = lambda v: ir.Constant(_vector(F64), [v] * LANES)

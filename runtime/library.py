@@ -1,6 +1,7 @@
 """The runtime library: the arena and cache-slot functions (runtime/arena.py,
-runtime/slots.py) that every compiled module calls, compiled once per
-process instead of once per module.
+runtime/slots.py) that every compiled module calls, and the exact vector
+exp (runtime/exactexp.py), compiled once per process instead of once per
+module.
 
 Invariants:
 - A compiled module only declares these functions
@@ -24,16 +25,21 @@ from pathlib import Path
 
 import llvmlite
 
-from . import arena, slots
+from . import arena, exactexp, slots
 
 FUNCTIONS = ("irad.arena.alloc", "irad.arena.alloc_cached", "irad.arena.release", "irad.slot.take",
              "irad.slot.park", "irad.slot.clear")
-_SOURCES = ("library.py", "arena.py", "slots.py", "abi.py", "codegen.py")
+_SOURCES = ("library.py", "arena.py", "slots.py", "abi.py", "codegen.py", "exactexp.py")
 _HERE = Path(__file__).resolve().parent
 
 _lock = threading.Lock()
 _addresses: dict | None = None
 _tracker = None
+
+
+def exports() -> tuple:
+    """The library's functions: FUNCTIONS, and the exact vector exp where the host has it."""
+    return FUNCTIONS + ((exactexp.VECTOR,) if exactexp.available() else ())
 
 
 def module_text(triple: str, data_layout: str) -> str:
@@ -42,6 +48,8 @@ def module_text(triple: str, data_layout: str) -> str:
     for make in (arena.alloc_fn, arena.cached_alloc_fn, arena.release_fn, slots.take_fn, slots.park_fn,
                  slots.clear_fn):
         make(ml)
+    if exactexp.available():
+        exactexp.vector_function(ml)
     ml.module.triple, ml.module.data_layout = triple, data_layout
     return str(ml.module)
 
@@ -52,7 +60,7 @@ def addresses(directory: Path | None = None) -> dict[str, int]:
     if _addresses is None:
         with _lock:
             if _addresses is None:
-                _tracker, found = load_shared("runtime", _SOURCES, "", module_text, FUNCTIONS, directory)
+                _tracker, found = load_shared("runtime", _SOURCES, "", module_text, exports(), directory)
                 _addresses = found
     return _addresses
 
