@@ -221,6 +221,9 @@ class GradientProgram:
         return outputs[:n], outputs[n:]
 
 
+GRADIENT_PASSES = "promote-accumulations,retime-accumulations,fuse-loops,specialize-extents,dce"
+
+
 def optimize_gradient(grad, info, options):
     """The default pipeline, then order-free accumulations into shadows moved out of memory
     dependences so the loops vectorize (passes/promote.py, passes/retime.py) and the index
@@ -228,12 +231,13 @@ def optimize_gradient(grad, info, options):
     from .api import optimize
     from .passes import run_pipeline
     grad = optimize(grad, options)
-    return run_pipeline(grad, "promote-accumulations,retime-accumulations,fuse-loops,specialize-extents,dce", noalias_args=shadow_parameters(grad, info))
+    return run_pipeline(grad, GRADIENT_PASSES, noalias_args=shadow_parameters(grad, info))
 
 
 def optimize_split(func, options):
     """The default pipeline, then loops over (n, K) arrays specialized (passes/specialize.py).
-    (Split mode does not mark its shadows noalias, so its accumulations are not promoted.)"""
+    The accumulation passes and loop fusion, which need the shadows' noalias facts, run only in
+    combined mode."""
     from .api import optimize
     from .passes import run_pipeline
     return run_pipeline(optimize(func, options), "specialize-extents,dce")

@@ -6,7 +6,8 @@ Importing this package registers every pass. Pipelines:
 Gradients then run "promote-accumulations" (`promote.py`) and
 "retime-accumulations" (`retime.py`) with their shadow arguments as
 `noalias_args`, then "fuse-loops" (`fuse.py`) and "specialize-extents"
-(`specialize.py`).
+(`specialize.py`); pullbacks run only "specialize-extents" on their two
+halves.
 """
 from .driver import (DEFAULT_OPTIONS, PassOptions, Pipeline, get_pass, register,  # noqa: F401
                      register_pipeline, registered_passes, registered_pipelines, run_pass,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ..ir import Block, Builder, Op, Region, Value
 from ..runtime.alias import array_roots
-from .rewrite import const_value, values_defined_in
+from .rewrite import ValueMap, const_value, values_defined_in
 
 
 @dataclass
@@ -51,16 +51,29 @@ class Accumulation:
 
 
 class PrivateMemory:
-    """Which array values of one function are private (see the module docstring)."""
+    """Which array values of one function are private, and which may share memory (see the
+    module docstring)."""
 
     def __init__(self, func, options):
         self.roots = array_roots(func)
         self.noalias = {("arg", k) for k in options.get("noalias_args", ())}
 
+    def private(self, array: Value) -> bool:
+        roots = self.roots.get(array)
+        return bool(roots) and all(r[0] == "alloc" or r in self.noalias for r in roots)
+
+    def may_share(self, a: Value, b: Value) -> bool:
+        """a and b may share memory: unless their roots are known and disjoint and one side is
+        private (two plain arguments may be the same array)."""
+        ra, rb = self.roots.get(a), self.roots.get(b)
+        if a is b or ra is None or rb is None or ra & rb:
+            return True
+        return not (self.private(a) or self.private(b))
+
     def only_through(self, loop: Op, array: Value, accs: list[Accumulation]) -> bool:
         """`array` is private, and `loop` touches its memory only through `accs`."""
         mine = self.roots.get(array)
-        if not mine or not all(r[0] == "alloc" or r in self.noalias for r in mine):
+        if not self.private(array):
             return False
         own = {id(op) for a in accs for op in a.ops}
         for op in loop.regions[0].walk():
@@ -73,6 +86,31 @@ class PrivateMemory:
                 if theirs is None or theirs & mine or op.name not in ("load", "store", "dim"):
                     return False
         return True
+
+
+def rewrite_loops(func, options, rewrite) -> object:
+    """A copy of `func` in which every `for` loop, inner loops first, is replaced by the ops
+    `rewrite(loop, memory, vmap)` returns (None: kept); `vmap` maps old loop results to new."""
+    new = func.clone()
+    memory = PrivateMemory(new, options)
+    vmap = ValueMap()
+    _visit(new.body.block, rewrite, memory, vmap)
+    for op in new.walk():
+        vmap.apply(op)
+    return new
+
+
+def _visit(block: Block, rewrite, memory: PrivateMemory, vmap: ValueMap) -> None:
+    ops = []
+    for op in block.ops:
+        for region in op.regions:
+            for b in region.blocks:
+                _visit(b, rewrite, memory, vmap)
+        replaced = rewrite(op, memory, vmap) if op.name == "for" else None
+        ops.extend(replaced if replaced is not None else [op])
+    block.ops = []
+    for op in ops:
+        block.append(op)
 
 
 def accumulations(loop: Op) -> list[Accumulation]:

@@ -12,8 +12,9 @@ Fused, each element is read and written once per step instead of twice.
 Invariants (loops are fused only when all hold):
 - Both are `for` loops with the same bound and step values, the step a
   constant 1 or -1; the first carries nothing and has no results; neither
-  body contains a region op. The ops between them are pure, or tape ops
-  on a tape the first loop does not use: they move before the fused loop.
+  body contains a region op. The ops between them are pure (and cannot
+  raise), or `tape_read`/`tape_drop` on a tape the first loop does not
+  use: they move before the fused loop.
 - Memory: the bodies touch arrays only by `load`/`store` and tapes only by
   tape ops, no tape in both. For every pair of accesses, one from each
   loop, at least one a store, on arrays that may share memory: both are
@@ -24,44 +25,32 @@ Invariants (loops are fused only when all hold):
   so running A(i); B(i) for each i in turn keeps every read-write order.
 - Arrays may share memory unless their roots (`runtime/alias.py`) are
   known, disjoint, and one side's are all private (`alloc`, or a
-  `noalias_args` argument): two plain arguments may be the same array.
+  `noalias_args` argument): two plain arguments may be the same array
+  (`accumulations.PrivateMemory.may_share`).
+- Errors keep their place: every access in both loops is `inbounds` (as
+  in reverse sweeps) and no op in them or moved above the first can
+  raise, so fusing never runs an iteration's effects before an error the
+  unfused loops would have raised first.
 """
 from __future__ import annotations
 
 from ..ir import Block, Func, Op, clone_op
-from ..runtime.alias import array_roots
+from .accumulations import PrivateMemory
 from .driver import DEFAULT_OPTIONS, PassOptions, register
 from .rewrite import const_value, iv_offset, values_defined_in
 
 TAPE_OPS = frozenset({"tape_push", "tape_pop", "tape_read", "tape_drop", "tape_reserve"})
+MOVABLE_TAPE_OPS = frozenset({"tape_read", "tape_drop"})      # they never allocate, so never raise
 
 
 @register("fuse-loops")
 def fuse_loops(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
     new = func.clone()
-    sharing = _Sharing(new, options)
-    _visit(new.body.block, sharing)
+    _visit(new.body.block, PrivateMemory(new, options))
     return new
 
 
-class _Sharing:
-    """May two array values share memory? (see the module invariants)"""
-
-    def __init__(self, func: Func, options: PassOptions):
-        self.roots = array_roots(func)
-        self.noalias = {("arg", k) for k in options.get("noalias_args", ())}
-
-    def _private(self, roots) -> bool:
-        return all(r[0] == "alloc" or r in self.noalias for r in roots)
-
-    def may_share(self, a, b) -> bool:
-        ra, rb = self.roots.get(a), self.roots.get(b)
-        if a is b or ra is None or rb is None or ra & rb:
-            return True
-        return not (self._private(ra) or self._private(rb))
-
-
-def _visit(block: Block, sharing: _Sharing) -> None:
+def _visit(block: Block, sharing: PrivateMemory) -> None:
     for op in block.ops:
         for region in op.regions:
             for b in region.blocks:
@@ -87,19 +76,20 @@ def _visit(block: Block, sharing: _Sharing) -> None:
 
 
 def _movable(op: Op, loop: Op) -> bool:
-    """op can move above `loop`: pure, or a tape op on a tape the loop does not use."""
+    """op can move above `loop`: pure and unable to raise, or a tape op on a tape the loop does
+    not use."""
     if op.regions or op.opdef.terminator:
         return False
     if op.opdef.effect == "none":
-        return True
-    return op.name in TAPE_OPS and op.operands[0] not in _tapes(loop)
+        return not op.opdef.can_fail
+    return op.name in MOVABLE_TAPE_OPS and op.operands[0] not in _tapes(loop)
 
 
 def _tapes(loop: Op) -> set:
     return {op.operands[0] for op in loop.regions[0].walk() if op.name in TAPE_OPS}
 
 
-def _fusible(first: Op, second: Op, sharing: _Sharing) -> bool:
+def _fusible(first: Op, second: Op, sharing: PrivateMemory) -> bool:
     step = const_value(first.operands[2])
     if (first.results or len(first.operands) != 3 or step not in (1, -1)
             or any(x is not y for x, y in zip(first.operands[:3], second.operands[:3]))):
@@ -114,10 +104,11 @@ def _fusible(first: Op, second: Op, sharing: _Sharing) -> bool:
 
 def _accesses(loop: Op) -> list | None:
     """(array, index, is_store) of each array access in a flat body; None when the body has a
-    region op or an effect other than loads, stores and tape ops."""
+    region op, an op that may raise, an access not proven in bounds, or an effect other than
+    loads, stores and tape ops."""
     out = []
     for op in loop.regions[0].block.ops[:-1]:
-        if op.regions:
+        if op.regions or op.opdef.can_fail or (op.name in ("load", "store") and not op.attrs.get("inbounds")):
             return None
         if op.name == "load":
             out.append((op.operands[0], op.operands[1:], False))
@@ -128,7 +119,7 @@ def _accesses(loop: Op) -> list | None:
     return out
 
 
-def _ordered(x, y, step: int, sharing: _Sharing, ivs, inside: set) -> bool:
+def _ordered(x, y, step: int, sharing: PrivateMemory, ivs, inside: set) -> bool:
     """Fusing keeps the order of access x (first loop) and access y (second loop)."""
     if not sharing.may_share(x[0], y[0]):
         return True

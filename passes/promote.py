@@ -26,33 +26,19 @@ from __future__ import annotations
 
 from ..ir import Block, Builder, Func, Op
 from .accumulations import (Accumulation, PrivateMemory, accumulate, accumulations, by_array, emit_if,
-                            ran, step_sign, sum_terms, with_carried, without)
+                            ran, rewrite_loops, step_sign, sum_terms, with_carried, without)
 from .driver import DEFAULT_OPTIONS, PassOptions, register
 from .rewrite import ValueMap, values_defined_in
 
 
 @register("promote-accumulations")
 def promote_accumulations(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
-    new = func.clone()
-    memory = PrivateMemory(new, options)
-    vmap = ValueMap()
-    _visit(new.body.block, memory, vmap)
-    for op in new.walk():
-        vmap.apply(op)
-    return new
+    return rewrite_loops(func, options, _promote_loop)
 
 
-def _visit(block: Block, memory: PrivateMemory, vmap: ValueMap) -> None:
-    ops = []
-    for op in block.ops:
-        for region in op.regions:
-            for b in region.blocks:
-                _visit(b, memory, vmap)
-        invariant = _invariant_accumulations(op, memory) if op.name == "for" else []
-        ops.extend(_promote(op, invariant, vmap) if invariant else [op])
-    block.ops = []
-    for op in ops:
-        block.append(op)
+def _promote_loop(loop: Op, memory: PrivateMemory, vmap: ValueMap) -> list[Op] | None:
+    invariant = _invariant_accumulations(loop, memory)
+    return _promote(loop, invariant, vmap) if invariant else None
 
 
 def _invariant_accumulations(loop: Op, memory: PrivateMemory) -> list[list[Accumulation]]:

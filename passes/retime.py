@@ -12,15 +12,10 @@ recurrences, which LLVM vectorizes), and adds what the registers still
 hold to the last `cmax - cmin` elements after the loop.
 
 Invariants (a loop is rewritten only when all hold):
-- The loop is a `for` with constant step 1; the array `D` is defined
-  outside it and is either fresh memory (`alloc`) or an argument named in
-  the `noalias_args` option (a gradient's shadow), so no other array the
-  loop touches can share its memory (`runtime/alias.py`'s roots).
-- Every access to D in the loop is one of the accumulations: a top-level
-  `load D[..., i + c, ...]` used only by an `add {reassoc}` (an order-free
-  sum: reverse mode's shadow accumulation) used only by a `store` back to
-  the same element, with distinct constant offsets c on one axis, the same
-  loop-invariant indices on the others, float elements, `inbounds`.
+- The loop is a `for` with constant step 1; the array `D` is private and
+  the loop touches it only through accumulations (`accumulations.py`
+  defines both), with distinct constant offsets c on one axis and the same
+  loop-invariant indices on the others.
 - The rewrite touches only elements between the lowest and the highest
   the loop touched (so `inbounds` stays true) and adds each contribution
   exactly once; registers start at -0.0, which adds nothing (x + -0.0 is
@@ -33,7 +28,7 @@ from dataclasses import dataclass
 
 from ..ir import Block, Builder, Func, Op, Value
 from .accumulations import (Accumulation, PrivateMemory, accumulate, accumulations, by_array, emit_if,
-                            ran, sum_terms, with_carried, without)
+                            ran, rewrite_loops, sum_terms, with_carried, without)
 from .driver import DEFAULT_OPTIONS, PassOptions, register
 from .rewrite import ValueMap, const_value, iv_offset, values_defined_in
 
@@ -44,8 +39,8 @@ MAX_SPAN = 8            # registers per accumulated array: cmax - cmin
 class Shifted(Accumulation):
     """An accumulation whose index on `axis` is the loop variable plus `offset`."""
 
-    axis: int = 0
-    offset: int = 0
+    axis: int
+    offset: int
 
 
 @dataclass
@@ -80,26 +75,12 @@ class Group:
 
 @register("retime-accumulations")
 def retime_accumulations(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
-    new = func.clone()
-    memory = PrivateMemory(new, options)
-    vmap = ValueMap()
-    _visit(new.body.block, memory, vmap)
-    for op in new.walk():
-        vmap.apply(op)
-    return new
+    return rewrite_loops(func, options, _retime_loop)
 
 
-def _visit(block: Block, memory: PrivateMemory, vmap: ValueMap) -> None:
-    ops = []
-    for op in block.ops:
-        for region in op.regions:
-            for b in region.blocks:
-                _visit(b, memory, vmap)
-        groups = _groups(op, memory) if op.name == "for" else []
-        ops.extend(_rewrite(op, groups, vmap) if groups else [op])
-    block.ops = []
-    for op in ops:
-        block.append(op)
+def _retime_loop(loop: Op, memory: PrivateMemory, vmap: ValueMap) -> list[Op] | None:
+    groups = _groups(loop, memory)
+    return _rewrite(loop, groups, vmap) if groups else None
 
 
 # ---- finding the accumulations ----------------------------------------------------------

@@ -14,8 +14,9 @@ the vectorizer widens calls it, a loop that stays scalar keeps libm.
 
 Invariants:
 - Used only for float64 `exp` without fastmath, on x86-64 hosts with FMA
-  whose C library is glibc 2.28 or later (`available`); elsewhere `exp`
-  stays a libm call. The vector function lives in the runtime library,
+  whose C library is glibc 2.28 or later and where runtime/vecmath.py binds
+  libm's exp under its alias (AVX2 and a loadable libmvec: `available`);
+  elsewhere `exp` stays a libm call. The vector function lives in the runtime library,
   compiled once per process.
 - Every input gives libm's result bit for bit (tests/test_exactexp.py
   compares against `math.exp` over every range the algorithm

@@ -22,18 +22,18 @@ func @f(%a: array<f64,1,C>, %x: array<f64,1,C>, %y: array<f64,1,C>, %lo: i64, %h
   %two = const 2.0 : f64
   %z = const 0.0 : f64
   for %i = %lo to %hi step %step {
-    %v = load %x[%i] : f64
+    %v = load %x[%i] {inbounds = true} : f64
     %w = mul %v, %two : f64
-    store %w, %a[%i]
+    store %w, %a[%i] {inbounds = true}
     yield
   }
   %k = mul %two, %two : f64
   %s = for %j = %lo to %hi step %step iter_args(%acc = %z) -> f64 {
     %jo = add %j, %off : i64
-    %p = load %a[%j] : f64
-    %q = load %a[%jo] : f64
+    %p = load %a[%j] {inbounds = true} : f64
+    %q = load %a[%jo] {inbounds = true} : f64
     %r = add %p, %q : f64
-    store %r, %y[%j]
+    store %r, %y[%j] {inbounds = true}
     %acc2 = add %acc, %k : f64
     yield %acc2
   }
@@ -88,11 +88,53 @@ def test_fused_loops_compute_the_unfused_results(offset, step, lo, hi):
     np.testing.assert_array_equal(y1, y2)
 
 
-def test_an_effect_between_the_loops_keeps_them_apart():
-    text = TWO_LOOPS.replace("  %k = mul %two, %two : f64\n",
-                             "  %k = mul %two, %two : f64\n  store %k, %y[%lo]\n")
+@pytest.mark.parametrize("change", [
+    ("  %k = mul %two, %two : f64\n", "  %k = mul %two, %two : f64\n  store %k, %y[%lo]\n"),  # effect between
+    ("store %w, %a[%i] {inbounds = true}", "store %w, %a[%i]"),          # a checked access may raise
+    ("%q = load %a[%jo] {inbounds = true} : f64",                         # a region op in the body
+     "%q = if %true -> f64 {\n      %q0 = load %a[%jo] {inbounds = true} : f64\n      yield %q0\n"
+     "    } else {\n      yield %z\n    }"),
+    ("    yield\n  }\n  %k", "    yield\n  }\n  %vw = view %x[%lo:%hi:%step] : array<f64,1,strided>\n  %k"),  # may raise
+])
+def test_loops_stay_apart_around_effects_errors_and_regions(change):
+    text = TWO_LOOPS.replace("  %z = const 0.0 : f64\n", "  %z = const 0.0 : f64\n  %true = const true : i1\n")
+    assert change[0] in text
+    func = _func(0, text=text.replace(*change))
+    assert _loops(run_pass(func, "fuse-loops", noalias_args=[0, 1, 2])) == 2
+
+
+def test_a_first_loop_with_results_stays_apart():
+    text = TWO_LOOPS.replace("  for %i = %lo to %hi step %step {", "  %c = for %i = %lo to %hi step %step iter_args(%n = %z) -> f64 {")
+    text = text.replace("    store %w, %a[%i] {inbounds = true}\n    yield\n", "    store %w, %a[%i] {inbounds = true}\n    yield %w\n")
     func = _func(0, text=text)
     assert _loops(run_pass(func, "fuse-loops", noalias_args=[0, 1, 2])) == 2
+
+
+ROWS = """
+func @f(%a: array<f64,2,C>, %y: array<f64,1,C>, %r: i64, %s: i64, %n: i64) -> f64 {
+  %c0 = const 0 : i64
+  %c1 = const 1 : i64
+  %z = const 0.0 : f64
+  for %i = %c0 to %n step %c1 {
+    store %z, %a[%r, %i] {inbounds = true}
+    yield
+  }
+  for %j = %c0 to %n step %c1 {
+    %v = load %a[%s, %j] {inbounds = true} : f64
+    store %v, %y[%j] {inbounds = true}
+    yield
+  }
+  return %z
+}
+"""
+
+
+def test_rows_of_one_array_must_be_the_same_row():
+    func = irad.parse_ir(ROWS)["f"]
+    verify(func)
+    assert _loops(run_pass(func, "fuse-loops", noalias_args=[0, 1])) == 2      # rows r and s may differ
+    same = irad.parse_ir(ROWS.replace("%a[%s, %j]", "%a[%r, %j]"))["f"]
+    assert _loops(run_pass(same, "fuse-loops", noalias_args=[0, 1])) == 1
 
 
 def test_heat_adjoint_sweeps_once_per_step():

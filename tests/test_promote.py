@@ -87,8 +87,32 @@ def test_argument_that_may_alias_or_plain_reads_are_left_alone():
 
 
 def test_pairwise_adjoint_accumulates_row_i_in_registers():
+    """Each adjoint loop over j carries dpos[i, 0..2] in three more registers (3 + 3 results
+    in the energy's adjoint, 1 + 3 or more in the force loop's)."""
     text = irad.jit_gradient(vp.pairwise).ir(RNG.normal(size=(4, 3)), np.ones(4), stage="gradient")
-    assert text.count("const -0.0") >= 1
+    results = [line.split("=")[0].count("%") for line in text.splitlines() if " for %j" in line]
+    assert max(results) >= 6 and min(results) >= 3
+
+
+def test_loop_with_a_run_time_step_is_left_alone():
+    func = irad.parse_ir(PAIRS)["f"]                 # steps by the argument %step
+    verify(func)
+    assert str(run_pass(func, "promote-accumulations", noalias_args=[0])) == str(func)
+
+
+def test_loop_with_results_keeps_them():
+    text = PAIRS.replace("  for %j = %lo to %hi step %step {", "  %t = for %j = %lo to %hi step %s1 iter_args(%acc = %z) -> f64 {")
+    text = text.replace("    store %e2, %d[%i] {inbounds = true}\n    yield\n", "    store %e2, %d[%i] {inbounds = true}\n    %acc2 = add %acc, %v : f64\n    yield %acc2\n")
+    text = text.replace("  return %z", "  return %t").replace("  %z = const 0.0", "  %s1 = const 1 : i64\n  %z = const 0.0")
+    before = irad.parse_ir(text)["f"]
+    after = run_pass(irad.parse_ir(text)["f"], "promote-accumulations", noalias_args=[0])
+    verify(after)
+    assert len(next(op for op in after.walk() if op.name == "for").results) == 2
+    x = RNG.normal(size=8)
+    d1 = RNG.normal(size=8)
+    d2 = d1.copy()
+    assert run(before, [d1, x, 3, 0, 8, 0]) == run(after, [d2, x, 3, 0, 8, 0])
+    np.testing.assert_allclose(d2, d1, rtol=1e-14, atol=1e-15)
 
 
 @pytest.mark.parametrize("n", [1, 2, 5])

@@ -55,9 +55,13 @@ def test_loop_gets_a_copy_for_last_extent_three():
     assert names.count("for") == 2 and "reshape" in names and "if" in names
     view = next(op for op in out.walk() if op.name == "reshape")
     assert view.operands[-1].op.attrs["value"] == 3
+    versioned = next(op for op in out.body.block.ops if op.name == "if")
+    condition = versioned.operands[0].op                  # eq(dim(a, 1), 3): the last axis
+    extent = next(v.op for v in condition.operands if v.op.name == "dim")
+    assert extent.attrs["axis"] == 1 and extent.operands[0] is out.args[0]
 
 
-@pytest.mark.parametrize("shape", [(5, 3), (5, 4), (0, 3), (1, 3), (4, 7)])
+@pytest.mark.parametrize("shape", [(5, 3), (5, 4), (0, 3), (1, 3), (4, 7), (3, 5), (3, 3)])
 def test_both_copies_compute_the_original_results(shape):
     before, after = _func(), run_pass(_func(), "specialize-extents")
     a1 = RNG.normal(size=shape)
