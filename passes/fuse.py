@@ -35,11 +35,11 @@ Invariants (loops are fused only when all hold):
 from __future__ import annotations
 
 from ..ir import Block, Func, Op, clone_op
+from ..types import TapeType
 from .accumulations import PrivateMemory
 from .driver import DEFAULT_OPTIONS, PassOptions, register
 from .rewrite import const_value, iv_offset, values_defined_in
 
-TAPE_OPS = frozenset({"tape_push", "tape_pop", "tape_read", "tape_drop", "tape_reserve"})
 MOVABLE_TAPE_OPS = frozenset({"tape_read", "tape_drop"})      # they never allocate, so never raise
 
 
@@ -85,8 +85,12 @@ def _movable(op: Op, loop: Op) -> bool:
     return op.name in MOVABLE_TAPE_OPS and op.operands[0] not in _tapes(loop)
 
 
+def _on_tape(op: Op) -> bool:
+    return bool(op.operands) and isinstance(op.operands[0].type, TapeType)
+
+
 def _tapes(loop: Op) -> set:
-    return {op.operands[0] for op in loop.regions[0].walk() if op.name in TAPE_OPS}
+    return {op.operands[0] for op in loop.regions[0].walk() if _on_tape(op)}
 
 
 def _fusible(first: Op, second: Op, sharing: PrivateMemory) -> bool:
@@ -114,7 +118,7 @@ def _accesses(loop: Op) -> list | None:
             out.append((op.operands[0], op.operands[1:], False))
         elif op.name == "store":
             out.append((op.operands[1], op.operands[2:], True))
-        elif op.opdef.effect != "none" and op.name not in TAPE_OPS:
+        elif op.opdef.effect != "none" and not _on_tape(op):
             return None
     return out
 

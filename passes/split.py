@@ -14,8 +14,9 @@ Func gives.
 """
 from __future__ import annotations
 
-from ..ir import Block, Builder, Func, Op, OpResult, clone_op
+from ..ir import Block, Builder, Func, Op, clone_op
 from .reverse import GradientInfo
+from .rewrite import const_op
 
 
 def _uses(ops) -> list:
@@ -25,10 +26,6 @@ def _uses(ops) -> list:
             for v in inner.operands:
                 seen.setdefault(v, None)
     return list(seen)
-
-
-def _is_const(v) -> bool:
-    return isinstance(v, OpResult) and v.op.name == "const"
 
 
 def split(grad: Func, info: GradientInfo, n_primal_args: int) -> tuple[Func, Func]:
@@ -43,8 +40,8 @@ def split(grad: Func, info: GradientInfo, n_primal_args: int) -> tuple[Func, Fun
         for inner in op.walk():
             defined.update(inner.results)
     needed = [v for v in _uses(reverse_ops + [ret]) if v in defined]
-    constants = [v for v in needed if _is_const(v)]
-    residuals = [v for v in needed if not _is_const(v)]
+    constants = [v for v in needed if const_op(v) is not None]
+    residuals = [v for v in needed if const_op(v) is None]
     primal_results = ret.operands[:info.n_results]
     adjoints = ret.operands[info.n_results:]
 

@@ -114,12 +114,19 @@ def _vector(t: ir.Type) -> ir.VectorType:
     return ir.VectorType(t, LANES)
 
 
+def _splat_f64(v: float) -> ir.Constant:
+    return ir.Constant(_vector(F64), [v] * LANES)
+
+
+def _splat_i64(v: int) -> ir.Constant:
+    return ir.Constant(_vector(I64), [v] * LANES)
+
+
 def _define(fn: ir.Function) -> None:
     """The body of the vector exp (see the module docstring for the ranges)."""
     table = _table_global(fn.module)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
-    f = lambda v: ir.Constant(_vector(F64), [v] * LANES)
-    i = lambda v: ir.Constant(_vector(I64), [v] * LANES)
+    f, i = _splat_f64, _splat_i64
     fma = fn.module.globals.get("llvm.fma.v4f64") or ir.Function(
         fn.module, ir.FunctionType(_vector(F64), [_vector(F64)] * 3), "llvm.fma.v4f64")
     mad = lambda a, c, d: b.call(fma, [a, c, d])               # a * c + d, rounded once
@@ -157,8 +164,7 @@ def _define(fn: ir.Function) -> None:
 
 def _rescaled(b, mad, sbits, tmp, ki) -> ir.Value:
     """glibc's `specialcase`: 512 <= |x| < 1024, where the scale's exponent over- or underflows."""
-    f = lambda v: ir.Constant(_vector(F64), [v] * LANES)
-    i = lambda v: ir.Constant(_vector(I64), [v] * LANES)
+    f, i = _splat_f64, _splat_i64
     up = b.bitcast(b.sub(sbits, i(1009 << 52)), _vector(F64))
     large = b.fmul(mad(up, tmp, up), f(2.0 ** 1009))
     down = b.bitcast(b.add(sbits, i(1022 << 52)), _vector(F64))
