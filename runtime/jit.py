@@ -68,6 +68,10 @@ def host() -> _Host:
             # The vectorizer's runtime alias checks are not hoisted out of enclosing loops:
             # hoisted, they always fail when an enclosing loop runs backwards (reverse sweeps).
             llvm.set_option("", "-hoist-runtime-checks=false")
+            # Loops with a float sum in program order vectorize the rest of their body and add
+            # each vector's lanes to the sum one by one, in order: the same additions as the
+            # scalar loop (a loss summing exp/log of each element vectorizes the exp and log).
+            llvm.set_option("", "-force-ordered-reductions")
             triple = llvm.get_process_triple()
             target = llvm.Target.from_triple(triple)
             cpu, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()

@@ -1,7 +1,7 @@
 """The runtime library: the arena and cache-slot functions (runtime/arena.py,
 runtime/slots.py) that every compiled module calls, and the exact vector
-exp (runtime/exactexp.py), compiled once per process instead of once per
-module.
+math functions (runtime/exactmath.py), compiled once per process instead
+of once per module.
 
 Invariants:
 - A compiled module only declares these functions
@@ -25,11 +25,12 @@ from pathlib import Path
 
 import llvmlite
 
-from . import arena, exactexp, slots
+from . import arena, exactmath, slots
 
 FUNCTIONS = ("irad.arena.alloc", "irad.arena.alloc_cached", "irad.arena.release", "irad.slot.take",
              "irad.slot.park", "irad.slot.clear")
-_SOURCES = ("library.py", "arena.py", "slots.py", "abi.py", "codegen.py", "exactexp.py")
+_SOURCES = ("library.py", "arena.py", "slots.py", "abi.py", "codegen.py", "exactmath.py", "exactvec.py",
+            "exactexp.py", "exacttanh.py", "exactlog.py")
 _HERE = Path(__file__).resolve().parent
 
 _lock = threading.Lock()
@@ -38,8 +39,8 @@ _tracker = None
 
 
 def exports() -> tuple:
-    """The library's functions: FUNCTIONS, and the exact vector exp where the host has it."""
-    return FUNCTIONS + ((exactexp.VECTOR,) if exactexp.available() else ())
+    """The library's functions: FUNCTIONS, and the exact vector math where the host has it."""
+    return FUNCTIONS + exactmath.exports()
 
 
 def module_text(triple: str, data_layout: str) -> str:
@@ -48,8 +49,7 @@ def module_text(triple: str, data_layout: str) -> str:
     for make in (arena.alloc_fn, arena.cached_alloc_fn, arena.release_fn, slots.take_fn, slots.park_fn,
                  slots.clear_fn):
         make(ml)
-    if exactexp.available():
-        exactexp.vector_function(ml)
+    exactmath.define_library_functions(ml)
     ml.module.triple, ml.module.data_layout = triple, data_layout
     return str(ml.module)
 

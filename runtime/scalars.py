@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from . import exactexp, vecmath
+from . import exactmath, vecmath
 from .abi import F64, I1, ArrayVal, reg_type
 
 _INT_METHODS = {"add": "add", "sub": "sub", "mul": "mul", "and": "and_", "or": "or_", "xor": "xor"}
@@ -69,17 +69,22 @@ def lower_compare(L, op, desc, values):
     return L.b.icmp_signed(desc.op, x, y)
 
 
+def _vectorizable(L, op, values) -> ir.Value | None:
+    """A libm call LLVM may vectorize: through libmvec with fastmath (runtime/vecmath.py), else
+    through irad's exact vector functions (runtime/exactmath.py); None if neither applies."""
+    call = vecmath.call(L, op.name, values)
+    return call if call is not None else exactmath.call(L, op.name, values)
+
+
 def lower_intrinsic(L, op, desc, values):
-    vectorizable = vecmath.call(L, op.name, values)
+    vectorizable = _vectorizable(L, op, values)
     if vectorizable is not None:
         return vectorizable
-    if op.name == "exp" and not L.fm and values[0].type == F64 and exactexp.available():
-        return exactexp.call(L, values[0])
     return call_intrinsic(L, desc.name, values, L.fm)
 
 
 def lower_libm(L, op, desc, values):
-    vectorizable = vecmath.call(L, op.name, values)
+    vectorizable = _vectorizable(L, op, values)
     if vectorizable is not None:
         return vectorizable
     t = values[0].type

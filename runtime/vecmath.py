@@ -12,7 +12,7 @@ instead. The vector functions are declared and kept alive through
 Invariants:
 - Nothing changes without fastmath: the default stays bit-identical to
   CPython (libmvec is accurate to 4 ULP, not to libm's last bit); there,
-  only `exp` gets a vector variant, runtime/exactexp.py's exact one.
+  exp, expm1, tanh and log get exact vector variants (runtime/exactmath.py).
 - Used only where the host has AVX2 and libm and libmvec load (`available`).
 - Addresses are bound at link time (`process_symbols`, imported by
   `jit.link`), never written into object code, so disk-cached code links

@@ -62,7 +62,7 @@ def test_default_is_bit_identical_and_never_calls_the_vector_library():
     x = np.linspace(-5.0, 5.0, 1001)
     np.testing.assert_array_equal(_run("exp", x, False), np.exp(x))
     np.testing.assert_array_equal(_run("tanh", x, False), [math.tanh(v) for v in x])
-    for name in ("exp", "tanh"):       # exp's vector variant is irad's exact one (test_exactexp.py)
+    for name in ("exp", "tanh"):       # their vector variants are irad's exact ones (test_exactmath.py)
         text = irad.jit(KERNELS[name]).ir(x, np.empty_like(x), stage="llvm-optimized")
         assert not re.search(r"_ZGVdN\d+v_(exp|tanh)\b", text)
 
