@@ -46,15 +46,19 @@ TOP_TINY = 0x3C900000           # 2^-54 (expm1(x) = x below it)
 TANH_TOP_22, TANH_TOP_ONE, TANH_TOP_TINY = 0x40360000, 0x3FF00000, 0x3C800000
 
 
-def expm1_lanes(v: Lanes, arg: ir.Value) -> ir.Value:
-    """expm1 of each lane, glibc's FMA build step for step."""
+def expm1_lanes(v: Lanes, arg: ir.Value, for_tanh: bool = False) -> ir.Value:
+    """expm1 of each lane, glibc's FMA build step for step. `for_tanh`: every lane is 2|x| >= 2
+    or -2|x| in (-2, -2^-54] (no early exit, k != 1), as tanh_lanes calls it."""
     b, f, i = v.b, v.f, v.i
     top = v.top(arg)
     negative = v.negative(arg)
-    huge_negative = b.and_(negative, b.icmp_unsigned(">=", top, i(TOP_56LN2)))
-    computed = b.and_(b.and_(b.icmp_unsigned(">=", top, i(TOP_TINY)), b.not_(huge_negative)),
-                      b.fcmp_ordered("<=", arg, f(O_THRESHOLD)))
-    x = v.where(computed, arg, f(0.5))
+    if for_tanh:
+        x = arg
+    else:
+        huge_negative = b.and_(negative, b.icmp_unsigned(">=", top, i(TOP_56LN2)))
+        computed = b.and_(b.and_(b.icmp_unsigned(">=", top, i(TOP_TINY)), b.not_(huge_negative)),
+                          b.fcmp_ordered("<=", arg, f(O_THRESHOLD)))
+        x = v.where(computed, arg, f(0.5))
 
     rounded = v.to_int(b.fadd(v.where(negative, f(-0.5), f(0.5)), b.fmul(x, f(INV_LN2))))
     k = v.where(b.icmp_unsigned("<=", top, i(TOP_HALF_LN2)), i(0),
@@ -74,22 +78,22 @@ def expm1_lanes(v: Lanes, arg: ir.Value) -> ir.Value:
     e0 = b.fmul(b.fdiv(b.fsub(r1, t3), v.fma(b.fneg(r), t3, f(6.0))), hxs)
     k_zero = b.fsub(r, v.fma(e0, r, b.fneg(hxs)))
     e = b.fsub(v.fma(b.fsub(e0, c), r, b.fneg(c)), hxs)
-    result = _rebuild(v, k, r, e)
+    result = _rebuild(v, k, r, e, with_plus_one=not for_tanh)
     result = v.where(b.icmp_signed("==", k, i(0)), k_zero, result)
+    if for_tanh:
+        return result
     return v.rarely(b.not_(computed), result,
                     lambda: v.where(computed, result, _expm1_early(v, arg, top, negative)))
 
 
-def _rebuild(v: Lanes, k: ir.Value, r: ir.Value, e: ir.Value) -> ir.Value:
-    """expm1 from the reduced argument r and correction e for k != 0."""
+def _rebuild(v: Lanes, k: ir.Value, r: ir.Value, e: ir.Value, with_plus_one: bool) -> ir.Value:
+    """expm1 from the reduced argument r and correction e for k != 0 (k != 1 unless
+    `with_plus_one`)."""
     b, f, i = v.b, v.f, v.i
     exponent = b.shl(k, i(52))                           # adds k to a lane's exponent field
     scaled = lambda y: v.double(b.add(v.bits(y), exponent))
     e_minus_r = b.fsub(e, r)
     minus_one = v.fma(b.fsub(r, e), f(0.5), f(-0.5))
-    plus_one = v.where(b.fcmp_ordered("<", r, f(-0.25)),
-                       b.fmul(b.fsub(e, b.fadd(r, f(0.5))), f(-2.0)),
-                       v.fma(b.fsub(r, e), f(2.0), f(1.0)))
     far = b.fsub(scaled(b.fsub(f(1.0), e_minus_r)), f(1.0))
     shift = v.where(b.icmp_signed("<", k, i(20)), v.where(b.icmp_signed(">", k, i(1)), k, i(2)), i(2))
     one_minus = v.double(b.shl(b.sub(i(0x3FF00000), b.ashr(i(0x200000), shift)), i(32)))   # 1 - 2^-k
@@ -98,7 +102,11 @@ def _rebuild(v: Lanes, k: ir.Value, r: ir.Value, e: ir.Value) -> ir.Value:
     middle = scaled(b.fadd(b.fsub(r, b.fadd(e, two_minus_k)), f(1.0)))
     result = v.where(b.icmp_signed("<", k, i(20)), near, middle)
     result = v.where(b.or_(b.icmp_signed("<=", k, i(-2)), b.icmp_signed(">", k, i(56))), far, result)
-    result = v.where(b.icmp_signed("==", k, i(1)), plus_one, result)
+    if with_plus_one:
+        plus_one = v.where(b.fcmp_ordered("<", r, f(-0.25)),
+                           b.fmul(b.fsub(e, b.fadd(r, f(0.5))), f(-2.0)),
+                           v.fma(b.fsub(r, e), f(2.0), f(1.0)))
+        result = v.where(b.icmp_signed("==", k, i(1)), plus_one, result)
     return v.where(b.icmp_signed("==", k, i(-1)), minus_one, result)
 
 
@@ -120,7 +128,7 @@ def tanh_lanes(v: Lanes, arg: ir.Value) -> ir.Value:
     beyond_22 = b.icmp_unsigned(">=", top, i(TANH_TOP_22))
     computed = b.and_(b.icmp_unsigned(">=", top, i(TANH_TOP_TINY)), b.not_(beyond_22))
     a = v.where(computed, v.fabs(arg), f(0.5))
-    t = expm1_lanes(v, v.where(large, b.fadd(a, a), b.fmul(a, f(-2.0))))
+    t = expm1_lanes(v, v.where(large, b.fadd(a, a), b.fmul(a, f(-2.0))), for_tanh=True)
     quotient = b.fdiv(v.where(large, f(2.0), b.fneg(t)), b.fadd(t, f(2.0)))
     z = v.where(large, b.fsub(f(1.0), quotient), quotient)
     signed = v.where(negative, b.fneg(z), z)
