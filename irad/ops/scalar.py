@@ -4,6 +4,8 @@ select and casts.
 `add`, `sub` and `mul` may carry `reassoc = true`: the value is a sum whose
 order the program does not define (reverse mode's adjoint accumulations),
 so native code may reassociate it; the interpreter computes it in order.
+Its sign of zero means nothing either: `x + 0.0 {reassoc}` simplifies to x
+(a shadow slot read, zeroed and accumulated into again).
 
 Invariants: operands of one op share one scalar type (the tracer inserts
 casts; the IR never promotes implicitly); `evaluate` uses NumPy scalars so
@@ -116,11 +118,12 @@ def _def(v, name):
 
 # IEEE: x + (-0.0) == x and x - (+0.0) == x for every x (signed zeros and NaN
 # included), but x + 0.0 turns -0.0 into +0.0 and x * 0 is NaN for inf/NaN:
-# those rewrites need fastmath (nsz, nnan, ninf) or an integer type.
+# those rewrites need fastmath (nsz, nnan, ninf) or an integer type (and
+# x + 0.0 -> x is also fine in a `reassoc` sum, whose sign of zero means nothing).
 
 def _simplify_add(b, op, k):
     x, y = op.operands
-    exact = x.type.is_int or b.fastmath
+    exact = x.type.is_int or b.fastmath or op.attrs.get("reassoc", False)
     if _is_zero(k[1], -1) or (exact and _is_zero(k[1], 1)):
         return x
     if _is_zero(k[0], -1) or (exact and _is_zero(k[0], 1)):
