@@ -60,10 +60,10 @@ def expm1_lanes(v: Lanes, arg: ir.Value, for_tanh: bool = False) -> ir.Value:
                           b.fcmp_ordered("<=", arg, f(O_THRESHOLD)))
         x = v.where(computed, arg, f(0.5))
 
-    rounded = v.to_int(b.fadd(v.where(negative, f(-0.5), f(0.5)), b.fmul(x, f(INV_LN2))))
-    k = v.where(b.icmp_unsigned("<=", top, i(TOP_HALF_LN2)), i(0),
-                v.where(b.icmp_unsigned("<", top, i(TOP_1_5LN2)), v.where(negative, i(-1), i(1)), rounded))
-    t = v.to_double(k)
+    rounded = v.trunc(b.fadd(v.where(negative, f(-0.5), f(0.5)), b.fmul(x, f(INV_LN2))))
+    t = v.where(b.icmp_unsigned("<=", top, i(TOP_HALF_LN2)), f(0.0),
+                v.where(b.icmp_unsigned("<", top, i(TOP_1_5LN2)), v.where(negative, f(-1.0), f(1.0)), rounded))
+    k = v.to_int(t)                                       # off the critical path: t stays a double
     hi = v.fma(b.fneg(t), f(LN2_HI), x)                   # exact: t * LN2_HI has trailing zeros
     lo = b.fmul(t, f(LN2_LO))
     r = b.fsub(hi, lo)

@@ -76,6 +76,14 @@ class Lanes:
         """C's (int) x: truncation toward zero (x within 32-bit range), widened to i64 lanes."""
         return self.b.sext(self.b.fptosi(x, ir.VectorType(I32, LANES)), VI64)
 
+    def trunc(self, x: ir.Value) -> ir.Value:
+        """x rounded toward zero, as a double (C's (int) x for x within int range, without
+        leaving the float registers)."""
+        module = self.fn.module
+        fn = module.globals.get("llvm.trunc.v4f64") or ir.Function(
+            module, ir.FunctionType(VF64, [VF64]), "llvm.trunc.v4f64")
+        return self.b.call(fn, [x])
+
     def to_double(self, k: ir.Value) -> ir.Value:
         """(double) k for k within 32-bit range."""
         return self.b.sitofp(self.b.trunc(k, ir.VectorType(I32, LANES)), VF64)
