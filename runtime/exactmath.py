@@ -16,8 +16,12 @@ Invariants:
 - Used for float64 calls without fastmath only, on hosts `supported`
   names: x86-64 with FMA, glibc >= 2.28, libm bound under vecmath's alias
   (runtime/vecmath.py).
-- The vector functions and one `apply` loop per function live in the
-  runtime library (runtime/library.py), compiled once per process.
+- Each function is a shared library of its own (its vector function and
+  an `apply` loop over arrays), built on first use, at most once per
+  process, and kept in the cache directory of runtime/library.py when
+  there is one. A module only declares the vector function; `jit.link`
+  resolves it (`process_symbols`), building it first if a module loaded
+  from the disk cache calls one this process has not built yet.
 - `available(name)` checks the host before first use: the library's
   vector function runs over the function's probe inputs (every path its
   algorithm distinguishes) and must match the host libm bit for bit, else
@@ -30,6 +34,7 @@ import ctypes
 import ctypes.util
 import functools
 import platform
+import threading
 from dataclasses import dataclass
 from typing import Callable
 
@@ -104,22 +109,40 @@ def supported() -> bool:
     return (major, minor) >= (2, 28)
 
 
-def library_functions() -> tuple[ExactFunction, ...]:
-    """The functions the runtime library defines on this host."""
+_SOURCES = ("exactmath.py", "exactvec.py", "exactexp.py", "exacttanh.py", "exactlog.py", "abi.py",
+            "codegen.py", "library.py")
+_lock = threading.Lock()
+_libraries: dict[str, tuple] = {}          # name -> (tracker, {symbol: address})
+
+
+def addresses(name: str) -> dict[str, int]:
+    """{vector function, apply loop: address} of exact function `name`, built on first use
+    (or read from the runtime's cache directory)."""
+    from . import library
+    with _lock:
+        if name not in _libraries:
+            spec = FUNCTIONS[name]
+            _libraries[name] = library.load_shared(
+                f"exact-{name}", _SOURCES, name, lambda triple, layout: _module_text(spec, triple, layout),
+                (spec.vector, spec.apply), library.cache_directory())
+        return _libraries[name][1]
+
+
+def process_symbols(object_code: bytes) -> dict[str, int]:
+    """The exact vector functions `object_code` calls: {symbol: address}."""
     if not supported():
-        return ()
-    symbols = vecmath.process_symbols()
-    return tuple(f for f in FUNCTIONS.values() if f.scalar in symbols)
+        return {}
+    return {spec.vector: addresses(name)[spec.vector] for name, spec in FUNCTIONS.items()
+            if spec.vector.encode() in object_code}
 
 
 @functools.lru_cache(maxsize=None)
 def available(name: str) -> bool:
     """The exact vector `name` exists here and matches the host libm on its probes."""
     spec = FUNCTIONS.get(name)
-    if spec is None or spec not in library_functions():
+    if spec is None or not supported() or spec.scalar not in vecmath.process_symbols():
         return False
-    from . import library
-    return agrees_with_libm(library.addresses()[spec.apply], vecmath.process_symbols()[spec.scalar],
+    return agrees_with_libm(addresses(name)[spec.apply], vecmath.process_symbols()[spec.scalar],
                             spec.probes())
 
 
@@ -151,17 +174,20 @@ def call(L, name: str, values) -> ir.Value | None:
 
 
 def vector_function(ml, spec: ExactFunction) -> ir.Function:
-    """The vector function: defined in the runtime library, declared elsewhere."""
+    """The vector function: defined in its own library (`_module_text`), declared elsewhere."""
     def define(fn: ir.Function) -> None:
         v = Lanes(fn)
         v.b.ret(spec.lanes(v, fn.args[0]))
     return ml.shared(spec.vector, VF64, [VF64], define)
 
 
-def define_library_functions(ml) -> None:
-    """The vector functions and their `apply` loops, in the runtime library's module."""
-    for spec in library_functions():
-        _apply_loop(ml, spec, vector_function(ml, spec))
+def _module_text(spec: ExactFunction, triple: str, data_layout: str) -> str:
+    """The LLVM IR of `spec`'s library: its vector function and its `apply` loop."""
+    from .codegen import ModuleLowering, Options
+    ml = ModuleLowering({}, Options(), defines_shared=True)
+    _apply_loop(ml, spec, vector_function(ml, spec))
+    ml.module.triple, ml.module.data_layout = triple, data_layout
+    return str(ml.module)
 
 
 def _apply_loop(ml, spec: ExactFunction, vector: ir.Function) -> ir.Function:
@@ -183,7 +209,3 @@ def _apply_loop(ml, spec: ExactFunction, vector: ir.Function) -> ir.Function:
         b.position_at_end(done)
         b.ret_void()
     return ml.shared(spec.apply, ir.VoidType(), [PTR, PTR, I64], define)
-
-
-def exports() -> tuple[str, ...]:
-    return tuple(name for spec in library_functions() for name in (spec.vector, spec.apply))

@@ -37,7 +37,7 @@ import llvmlite.binding as llvm
 
 from irad.ir import Func, Module
 
-from . import blas, library, slots, vecmath
+from . import blas, exactmath, library, slots, vecmath
 from .calling import CompiledFunction, Signature
 from .codegen import Options, lower_func
 from .entry import build_entry, build_packed, entry_name, packed_name, written_args
@@ -117,7 +117,8 @@ def link(object_code: bytes, symbols, runtime: bool = True):
     `runtime`: resolve the runtime library's functions (runtime/library.py); False only for
     the shared libraries themselves."""
     h = host()
-    shared = library.addresses() if runtime else {}     # before taking the lock: it may link
+    # Before taking the lock: these may link libraries of their own.
+    shared = {**library.addresses(), **exactmath.process_symbols(object_code)} if runtime else {}
     with _lock:
         builder = llvm.JITLibraryBuilder().add_object_img(object_code).add_current_process()
         for name, address in shared.items():

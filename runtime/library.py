@@ -1,7 +1,7 @@
 """The runtime library: the arena and cache-slot functions (runtime/arena.py,
-runtime/slots.py) that every compiled module calls, and the exact vector
-math functions (runtime/exactmath.py), compiled once per process instead
-of once per module.
+runtime/slots.py) that every compiled module calls, compiled once per
+process instead of once per module (the exact vector math functions,
+runtime/exactmath.py, are shared libraries of their own, built on first use).
 
 Invariants:
 - A compiled module only declares these functions
@@ -25,22 +25,17 @@ from pathlib import Path
 
 import llvmlite
 
-from . import arena, exactmath, slots
+from . import arena, slots
 
 FUNCTIONS = ("irad.arena.alloc", "irad.arena.alloc_cached", "irad.arena.release", "irad.slot.take",
              "irad.slot.park", "irad.slot.clear")
-_SOURCES = ("library.py", "arena.py", "slots.py", "abi.py", "codegen.py", "exactmath.py", "exactvec.py",
-            "exactexp.py", "exacttanh.py", "exactlog.py")
+_SOURCES = ("library.py", "arena.py", "slots.py", "abi.py", "codegen.py")
 _HERE = Path(__file__).resolve().parent
 
 _lock = threading.Lock()
 _addresses: dict | None = None
 _tracker = None
-
-
-def exports() -> tuple:
-    """The library's functions: FUNCTIONS, and the exact vector math where the host has it."""
-    return FUNCTIONS + exactmath.exports()
+_directory: Path | None = None            # the cache directory last given to `addresses`
 
 
 def module_text(triple: str, data_layout: str) -> str:
@@ -49,20 +44,26 @@ def module_text(triple: str, data_layout: str) -> str:
     for make in (arena.alloc_fn, arena.cached_alloc_fn, arena.release_fn, slots.take_fn, slots.park_fn,
                  slots.clear_fn):
         make(ml)
-    exactmath.define_library_functions(ml)
     ml.module.triple, ml.module.data_layout = triple, data_layout
     return str(ml.module)
 
 
 def addresses(directory: Path | None = None) -> dict[str, int]:
     """{name: address} of the library's functions, built (or read from `directory`) once."""
-    global _addresses, _tracker
+    global _addresses, _tracker, _directory
+    if directory is not None:
+        _directory = directory
     if _addresses is None:
         with _lock:
             if _addresses is None:
-                _tracker, found = load_shared("runtime", _SOURCES, "", module_text, exports(), directory)
+                _tracker, found = load_shared("runtime", _SOURCES, "", module_text, FUNCTIONS, directory)
                 _addresses = found
     return _addresses
+
+
+def cache_directory() -> Path | None:
+    """Where shared libraries are cached: the directory last given to `addresses`, if any."""
+    return _directory
 
 
 def load_shared(name: str, sources, key: str, make_text, exports, directory: Path | None):

@@ -99,3 +99,22 @@ def test_shared_libraries_are_cached_and_a_corrupt_copy_is_rebuilt(project, libr
     result, log = run(project)
     assert result == 28.0 and "from the disk cache" in log
     assert path.read_bytes() == good
+
+
+def test_cached_code_calling_exact_vector_math_links_in_a_new_process(project):
+    """A loop of tanh calls the exact vector tanh, a shared library of its own: the first
+    process builds and caches it, the second loads the entry and links the library from
+    the cache before ever lowering a tanh."""
+    from irad.runtime import exactmath
+    if not exactmath.supported():
+        pytest.skip("no exact vector math on this host")
+    (project / "helper_mod.py").write_text("import math\n\ndef helper(v):\n    return math.tanh(v)\n")
+    first, log = run(project)
+    assert "disk-cache miss" in log and list((project / "cache").glob("exact-tanh-*.o"))
+    second, log = run(project)
+    assert "from the disk cache" in log and second == first
+    import math
+    want = 0.0
+    for v in range(4):
+        want += math.tanh(float(v)) * 2.0
+    assert first == want
