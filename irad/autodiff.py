@@ -180,7 +180,7 @@ class GradientProgram:
             index = differentiated_index(out_tree, first_element)
             check_differentiable_result(primal, out_tree, index, fn)
             return [index]
-        from .api import Stopwatch, dump, optimize
+        from .api import Stopwatch, dump
         clock = Stopwatch()
         traced, self.primal, grad, self.info, _ = clock("trace and reverse", _reverse, fn, args, kinds,
                                                         options, seeded)
@@ -451,7 +451,6 @@ class PullbackProgram:
     """Split-mode reverse: a forward Func that keeps residuals, a reverse Func run per seed."""
 
     def __init__(self, fn, args, kinds, target, options):
-        from .api import optimize
         from .passes.split import split
 
         def seeded(primal, out_tree):

@@ -12,7 +12,10 @@ compares them, so editing a helper in another module, rebinding a global
 constant or changing the type of a captured array misses the entry.
 
 The directory also holds the object code of the runtime's shared libraries
-(runtime/library.py, runtime/support.py), keyed by their sources and the CPU.
+(runtime/library.py, runtime/support.py, and the exact vector math
+functions of runtime/exactmath.py, stored when first built), keyed by
+their sources and the CPU. The key of an entry includes the C library's
+version: compiled code may call a vector function checked against libm.
 
 Invariants: anything wrong with an entry (truncated, corrupt, written by
 another version, stale) is a miss that recompiles and rewrites it, never
@@ -54,7 +57,8 @@ def environment() -> str:
 
     from . import __version__
     return "|".join([__version__, llvmlite.__version__, np.__version__, sys.version, platform.machine(),
-                     llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()])
+                     llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(),
+                     " ".join(platform.libc_ver())])    # compiled code may rely on libm's exact results
 
 
 def code_hash(code) -> str:

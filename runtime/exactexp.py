@@ -1,4 +1,4 @@
-"""exp of float64 in straight-line LLVM IR, bit-identical to glibc's, so its loops vectorize.
+"""exp of float64 on 4 lanes, bit-identical to glibc's, so its loops vectorize.
 
 glibc (2.28 and later) computes exp(x) = 2^(k/128) * exp(r):
 k = round(x * 128 / ln 2), r = x - k ln2/128 (two-part ln 2), 2^(k/128)
@@ -12,7 +12,7 @@ runtime/exactmath.py makes it the vector variant of libm's exp call.
 
 Invariants:
 - Every input gives libm's result bit for bit (tests/test_exactmath.py
-  compares against `math.exp` over every range the algorithm
+  compares against libm's exp over every range the algorithm
   distinguishes): |x| < 2^-54 gives 1 + x; 2^-54 <= |x| < 512 the table
   path; 512 <= |x| < 1024 the same path rescaled by 2^1009 (overflow side)
   or carefully rounded into the subnormals (underflow side); beyond, inf,
@@ -39,6 +39,7 @@ C2, C3, C4, C5 = (float.fromhex(h) for h in (
     "0x1.ffffffffffdbdp-2", "0x1.555555555543cp-3", "0x1.55555cf172b91p-5", "0x1.1111167a4d017p-7"))
 SHIFT = float.fromhex("0x1.8p52")               # adding it rounds to an integer in the low bits
 TOP_TINY, TOP_512, TOP_1024 = 0x3C9, 0x408, 0x409  # exponent fields of 2^-54, 512, 1024
+
 
 @functools.lru_cache(maxsize=1)
 def _table() -> list[int]:

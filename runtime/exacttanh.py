@@ -6,7 +6,8 @@ parts with the rounding error `c` kept), evaluates a rational
 approximation of r's part through a degree-5 polynomial in r^2 / 2, and
 rebuilds expm1(x) in one of six ways chosen by k so that no step cancels
 badly; x86-64 hosts with FMA run a build whose multiply-adds are fused.
-tanh (fdlibm's, built without FMA) is 1 - 2 / (expm1(2|x|) + 2) for
+tanh (fdlibm's; glibc 2.36 builds it without FMA, later versions add an
+FMA build that runtime/exactmath.py's host check would reject) is 1 - 2 / (expm1(2|x|) + 2) for
 |x| >= 1 and -t / (t + 2), t = expm1(-2|x|), below, with its sign put back.
 
 Here every path of the reconstruction is computed on every lane and the
@@ -29,13 +30,13 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .exactvec import Lanes, hexfloat
+from .exactvec import Lanes
 
-LN2_HI = hexfloat("0x1.62e42fee00000p-1")
-LN2_LO = hexfloat("0x1.a39ef35793c76p-33")
-INV_LN2 = hexfloat("0x1.71547652b82fep+0")
-O_THRESHOLD = hexfloat("0x1.62e42fefa39efp+9")           # log(DBL_MAX)
-Q1, Q2, Q3, Q4, Q5 = (hexfloat(h) for h in (
+LN2_HI = float.fromhex("0x1.62e42fee00000p-1")
+LN2_LO = float.fromhex("0x1.a39ef35793c76p-33")
+INV_LN2 = float.fromhex("0x1.71547652b82fep+0")
+O_THRESHOLD = float.fromhex("0x1.62e42fefa39efp+9")           # log(DBL_MAX)
+Q1, Q2, Q3, Q4, Q5 = (float.fromhex(h) for h in (
     "-0x1.11111111110f4p-5", "0x1.a01a019fe5585p-10", "-0x1.4ce199eaadbb7p-14",
     "0x1.0cfca86e65239p-18", "-0x1.afdb76e09c32dp-23"))
 TOP_56LN2 = 0x4043687A          # high words of |x|: 56 ln2,

@@ -1,9 +1,10 @@
 """Building blocks of the exact vector math functions (runtime/exactmath.py).
 
-A `Lanes` builder writes straight-line LLVM IR over 4 float64 lanes
+A `Lanes` builder writes LLVM IR over 4 float64 lanes
 (`<4 x double>`) and their bit patterns (`<4 x i64>`): splatted
 constants, a multiply-add rounded once (`fma`), per-lane table loads,
-and conversions between a lane's value and its bits. Each exact function
+and conversions between a lane's value and its bits, and `rarely`, a block
+run only when some lane needs it. Each exact function
 spells out its libm's sequence of IEEE operations with it, so the code
 reads like the scalar algorithm it reproduces.
 
@@ -31,10 +32,6 @@ VI64 = ir.VectorType(I64, LANES)
 def bits(x: float) -> int:
     """The IEEE-754 bit pattern of float64 `x`."""
     return struct.unpack("<Q", struct.pack("<d", x))[0]
-
-
-def hexfloat(text: str) -> float:
-    return float.fromhex(text)
 
 
 def from_bits(pattern: int) -> float:
@@ -79,32 +76,27 @@ class Lanes:
     def trunc(self, x: ir.Value) -> ir.Value:
         """x rounded toward zero, as a double (C's (int) x for x within int range, without
         leaving the float registers)."""
-        module = self.fn.module
-        fn = module.globals.get("llvm.trunc.v4f64") or ir.Function(
-            module, ir.FunctionType(VF64, [VF64]), "llvm.trunc.v4f64")
-        return self.b.call(fn, [x])
+        return self.b.call(self.declare("llvm.trunc.v4f64", VF64, [VF64]), [x])
 
     def to_double(self, k: ir.Value) -> ir.Value:
         """(double) k for k within 32-bit range."""
         return self.b.sitofp(self.b.trunc(k, ir.VectorType(I32, LANES)), VF64)
 
     # ---- arithmetic -------------------------------------------------------------
+    def declare(self, name: str, ret: ir.Type, args) -> ir.Function:
+        """Function `name` of the module (an intrinsic, libm), declared on first use."""
+        module = self.fn.module
+        return module.globals.get(name) or ir.Function(module, ir.FunctionType(ret, list(args)), name)
+
     def fma(self, a: ir.Value, c: ir.Value, d: ir.Value) -> ir.Value:
         """a * c + d, rounded once."""
-        module = self.fn.module
-        fn = module.globals.get("llvm.fma.v4f64") or ir.Function(
-            module, ir.FunctionType(VF64, [VF64] * 3), "llvm.fma.v4f64")
-        return self.b.call(fn, [a, c, d])
+        return self.b.call(self.declare("llvm.fma.v4f64", VF64, [VF64] * 3), [a, c, d])
 
     def fabs(self, x: ir.Value) -> ir.Value:
         return self.double(self.b.and_(self.bits(x), self.i(0x7FFFFFFFFFFFFFFF)))
 
     def where(self, cond: ir.Value, yes: ir.Value, no: ir.Value) -> ir.Value:
         return self.b.select(cond, yes, no)
-
-    def top_below(self, x_top: ir.Value, bound: int) -> ir.Value:
-        """x_top < bound, unsigned."""
-        return self.b.icmp_unsigned("<", x_top, self.i(bound))
 
     def any(self, mask: ir.Value) -> ir.Value:
         """Some lane of the <4 x i1> `mask` is set (an i1)."""
@@ -139,7 +131,9 @@ class Lanes:
 
 
 def constant_table(module: ir.Module, name: str, element: ir.Type, values) -> ir.GlobalVariable:
-    """A private constant global array `name` of `values`."""
+    """The private constant global array `name` of `values`, created on first use."""
+    if name in module.globals:
+        return module.globals[name]
     t = ir.ArrayType(element, len(values))
     g = ir.GlobalVariable(module, t, name)
     g.linkage = "private"

@@ -12,13 +12,15 @@ Invariants:
   arithmetic (never nnan/ninf: NaN and infinity checks stay meaningful).
   The vectorizer checks aliasing once per entry of the vectorized loop,
   never hoisted out of an enclosing loop (LLVM's hoisted form fails for
-  every enclosing loop that runs backwards, so its scalar copy would run);
-  this LLVM option is process-wide.
+  every enclosing loop that runs backwards, so its scalar copy would run).
+  A float sum kept in program order still vectorizes the rest of its loop
+  (`-force-ordered-reductions`: each vector's lanes are added to the sum
+  one by one, in order). Both LLVM options are process-wide.
 - A function's module holds its code, its C entry and its packed entry
   (runtime/entry.py); the CPython-API wrapper that unboxes arguments
-  (runtime/support.py) and the arena and slot functions
-  (runtime/library.py) are shared by all functions and built once per
-  process.
+  (runtime/support.py), the arena and slot functions (runtime/library.py)
+  and each exact vector math function (runtime/exactmath.py) are shared
+  by all functions and built once per process.
 - `CompiledFunction` keeps the LLVM IR and the object code; the optimized
   IR (optimized again, identically) and the assembly are made on demand.
   `load_compiled(signature, object_code)` relinks object code without

@@ -8,9 +8,10 @@ Invariants:
   (`ModuleLowering.shared`); `runtime/jit.link` imports their addresses
   from here into every JIT library it links except the shared libraries
   themselves.
-- `load_shared` builds or loads a shared library (this one and the CPython
-  wrapper of runtime/support.py): its object code depends only on the
-  sources it names, the llvmlite and Python versions and the CPU, so with
+- `load_shared` builds or loads a shared library (this one, the CPython
+  wrapper of runtime/support.py and each exact vector math function of
+  runtime/exactmath.py): its object code depends only on the sources it
+  names, its key, the llvmlite and Python versions and the CPU, so with
   a cache directory it is stored there under a name hashing all of them;
   a missing, truncated or foreign file is rebuilt, never a crash.
 """
@@ -29,7 +30,7 @@ from . import arena, slots
 
 FUNCTIONS = ("irad.arena.alloc", "irad.arena.alloc_cached", "irad.arena.release", "irad.slot.take",
              "irad.slot.park", "irad.slot.clear")
-_SOURCES = ("library.py", "arena.py", "slots.py", "abi.py", "codegen.py")
+_SOURCES = ("library.py", "arena.py", "slots.py", "abi.py", "codegen.py", "jit.py")
 _HERE = Path(__file__).resolve().parent
 
 _lock = threading.Lock()

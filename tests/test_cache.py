@@ -1,6 +1,7 @@
 """The on-disk cache: a new process loads object code without tracing; an
 edited helper in another module, a rebound global or a corrupt entry is a
 miss that recompiles and rewrites the entry."""
+import math
 import os
 import subprocess
 import sys
@@ -101,20 +102,40 @@ def test_shared_libraries_are_cached_and_a_corrupt_copy_is_rebuilt(project, libr
     assert path.read_bytes() == good
 
 
-def test_cached_code_calling_exact_vector_math_links_in_a_new_process(project):
-    """A loop of tanh calls the exact vector tanh, a shared library of its own: the first
-    process builds and caches it, the second loads the entry and links the library from
-    the cache before ever lowering a tanh."""
+def _exact_tanh_project(project):
     from irad.runtime import exactmath
     if not exactmath.supported():
         pytest.skip("no exact vector math on this host")
     (project / "helper_mod.py").write_text("import math\n\ndef helper(v):\n    return math.tanh(v)\n")
+    return exactmath.FUNCTIONS["tanh"].vector
+
+
+def test_cached_code_calling_exact_vector_math_links_in_a_new_process(project):
+    """A loop of tanh calls the exact vector tanh, a shared library of its own: the first
+    process builds and caches it, the second loads the entry and links the library from
+    the cache before ever lowering a tanh."""
+    vector = _exact_tanh_project(project)
     first, log = run(project)
-    assert "disk-cache miss" in log and list((project / "cache").glob("exact-tanh-*.o"))
+    assert "disk-cache miss" in log
+    (entry,) = entries(project)
+    assert vector.encode() in entry.read_bytes()         # the cached code calls the vector tanh
+    (library,) = (project / "cache").glob("exact-tanh-*.o")
+    built = library.stat().st_mtime_ns
     second, log = run(project)
     assert "from the disk cache" in log and second == first
-    import math
+    assert library.stat().st_mtime_ns == built            # loaded, not built again
     want = 0.0
     for v in range(4):
         want += math.tanh(float(v)) * 2.0
     assert first == want
+
+
+def test_cached_code_is_compiled_again_where_the_exact_function_fails_the_host_check(project):
+    """An entry that calls an exact vector function whose host check fails here (another
+    libm) is a miss: compiled again, with libm's scalar calls."""
+    _exact_tanh_project(project)
+    first, _ = run(project)
+    (project / "sitecustomize.py").write_text(
+        "from irad.runtime import exactmath\nexactmath.agrees_with_libm = lambda *args: False\n")
+    second, log = run(project)
+    assert "disk-cache miss" in log and second == first
