@@ -4,10 +4,9 @@ glibc's log (2.28 and later) is accurate to 0.519 ULP: its result is
 the correctly rounded one whenever the exact log lies more than 0.019 ULP
 from a rounding midpoint (the two neighbours of the exact value are then
 0.5 - d and 0.5 + d > 0.519 ULP away, and only the nearer is within its
-error bound). So this module computes log(x) to within 0.001 ULP (before
-its final rounding),
-rounds it, and keeps that result where the exact value is provably more
-than `MARGIN` ULP from a midpoint; other lanes (about 6% of inputs, and
+error bound). So this module computes log(x) to within 0.001 ULP before
+its final rounding, rounds it, and keeps that result where the exact
+value is provably more than `MARGIN` ULP from a midpoint; other lanes (about 6% of inputs, and
 x <= 0, subnormals, infinities, NaN) call libm itself. Nothing here
 copies glibc's tables: the algorithm is a textbook one.
 

@@ -179,13 +179,8 @@ def call(L, name: str, values) -> ir.Value | None:
     if L.fm or len(values) != 1 or values[0].type != F64 or not available(name):
         return None
     spec = FUNCTIONS[name]
-    scalar = L.ml.declare(spec.scalar, F64, [F64])
-    scalar.attributes.add("readnone")
     vector_function(L.ml, spec)
-    instr = L.b.call(scalar, list(values))
-    set.add(instr.attributes,
-            f'"vector-function-abi-variant"="_ZGV_LLVM_N{LANES}v_{spec.scalar}({spec.vector})"')
-    return instr
+    return vecmath.call_with_variant(L, spec.scalar, spec.vector, LANES, values)
 
 
 def vector_function(ml, spec: ExactFunction) -> ir.Function:

@@ -120,12 +120,12 @@ class Lanes:
         result.add_incoming(computed, rare_end)
         return result
 
-    def gather(self, table: ir.GlobalVariable, slots: ir.Value, element: ir.Type = I64) -> ir.Value:
-        """table[slots[k]] for each lane k."""
-        out = ir.Constant(ir.VectorType(element, LANES), ir.Undefined)
+    def gather(self, table: ir.GlobalVariable, slots: ir.Value) -> ir.Value:
+        """table[slots[k]] for each lane k of an i64 table."""
+        out = ir.Constant(VI64, ir.Undefined)
         for k in range(LANES):
             slot = self.b.extract_element(slots, ir.Constant(I32, k))
-            value = self.b.load(self.b.gep(table, [ir.Constant(I64, 0), slot], inbounds=True), typ=element)
+            value = self.b.load(self.b.gep(table, [ir.Constant(I64, 0), slot], inbounds=True), typ=I64)
             out = self.b.insert_element(out, value, ir.Constant(I32, k))
         return out
 

@@ -76,12 +76,19 @@ def call(L, name: str, values) -> ir.Value | None:
     scalar, vector, lanes = _names(name, t == F64)
     if vector not in process_symbols():
         return None
-    alias = L.ml.declare(f"irad_vm_{scalar}", t, [v.type for v in values])
-    alias.attributes.add("readnone")
     vt = ir.VectorType(t, lanes)
     L.ml.declare(vector, vt, [vt] * len(values))
-    instr = L.b.call(alias, values, fastmath=L.fm)
-    variant = f"_ZGV_LLVM_N{lanes}{'v' * len(values)}_irad_vm_{scalar}({vector})"
+    return call_with_variant(L, f"irad_vm_{scalar}", vector, lanes, values)
+
+
+def call_with_variant(L, alias: str, vector: str, lanes: int, values) -> ir.Value:
+    """A call of libm's function under `alias` that names `vector` (declared by the caller) as
+    its variant on `lanes` lanes, for the loop vectorizer."""
+    t = values[0].type
+    scalar = L.ml.declare(alias, t, [v.type for v in values])
+    scalar.attributes.add("readnone")
+    instr = L.b.call(scalar, list(values), fastmath=L.fm)
+    variant = f"_ZGV_LLVM_N{lanes}{'v' * len(values)}_{alias}({vector})"
     set.add(instr.attributes, f'"vector-function-abi-variant"="{variant}"')   # a string attribute
     return instr
 
