@@ -187,6 +187,8 @@ class GradientProgram:
         if not first_element:               # `gradient`: nobody reads the value
             from .passes.split import without_primal_results
             grad = without_primal_results(grad, self.info)
+        from .passes.approximate import approximate_derivative_math
+        grad = approximate_derivative_math(grad, self.info)
         self.typed = traced.func
         self.out_tree, self.captured = traced.out_tree, traced.captured
         self.unoptimized = grad
@@ -451,6 +453,7 @@ class PullbackProgram:
     """Split-mode reverse: a forward Func that keeps residuals, a reverse Func run per seed."""
 
     def __init__(self, fn, args, kinds, target, options):
+        from .passes.approximate import approximate_derivative_math
         from .passes.split import split
 
         def seeded(primal, out_tree):
@@ -458,7 +461,7 @@ class PullbackProgram:
         traced, primal, grad, self.info, self.seeded = _reverse(fn, args, kinds, options, seeded)
         self.out_tree, self.captured = traced.out_tree, traced.captured
         self.seed_types = [primal.result_types[k] for k in self.seeded]
-        fwd, rev = split(grad, self.info, len(primal.args))
+        fwd, rev = split(approximate_derivative_math(grad, self.info), self.info, len(primal.args))
         self.forward = make_runner(optimize_split(fwd, options), target, options)
         self.reverse = make_runner(optimize_split(rev, options), target, options)
 

@@ -55,7 +55,7 @@ class Interpreter:
         if d.execute is not None:
             return list(d.execute(self, op, operands))
         try:
-            out = d.evaluate(*operands, **op.attrs)
+            out = d.evaluate_op(op, *operands)
         except (IndexError, ValueError) as e:
             where = f"{op.loc}: " if op.loc else ""
             raise type(e)(f"{where}{e}") from None

@@ -11,6 +11,9 @@ Invariants:
 - An *idempotent* op (`extra["idempotent"]`: a `check`, which cannot fail
   after an identical one passed) is dropped when one with the same
   operands and kind dominates it, whatever its message.
+- `approx = true` (passes/approximate.py) is left out of the match: an exact
+  op replaces an approximate twin, while an approximate one never replaces
+  an exact twin (it takes the twin's place in the table instead).
 - An op may be replaced by an identical op that dominates it: one earlier in
   the same block or in an enclosing block. Each region gets a child scope,
   so nothing defined inside a region replaces anything outside it, and the
@@ -47,7 +50,7 @@ def _block(block: Block, scope: ChainMap, vmap: ValueMap) -> None:
         key = op_key(op)
         if key is not None:
             twin = scope.get(key)
-            if twin is not None:
+            if twin is not None and not (twin.attrs.get("approx") and not op.attrs.get("approx")):
                 for r, t in zip(op.results, twin.results):
                     vmap.replace(r, t)
                 continue
@@ -66,7 +69,8 @@ def op_key(op: Op):
     operands = tuple(op.operands)
     if op.opdef.extra.get("commutative"):
         operands = tuple(sorted(operands, key=id))
-    attrs = _const_attrs(op) if op.name == "const" else _freeze(op.attrs)
+    exact = {k: v for k, v in op.attrs.items() if k != "approx"}
+    attrs = _const_attrs(op) if op.name == "const" else _freeze(exact)
     key = (op.name, operands, attrs, tuple(r.type for r in op.results))
     try:
         hash(key)

@@ -28,22 +28,26 @@ from .rewrite import enclosing_op, has_side_effects, owner_op
 @register("dce")
 def dce(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
     new = func.clone()
-    live = _Liveness(new)
+    live = Liveness(new)
     _sweep(new.body.block, live)
     return new
 
 
-class _Liveness:
-    """Live ops, and live (op, result index) slots of `for` and `if` ops."""
+class Liveness:
+    """Live ops, and live (op, result index) slots of `for` and `if` ops: what `roots` (default:
+    the ops with side effects and the return) and `values` need."""
 
-    def __init__(self, func: Func):
+    def __init__(self, func: Func, roots=None, values=()):
         self.ops: set[Op] = set()
         self.slots: set[tuple[Op, int]] = set()
         self.work: list[Op] = []
-        for op in func.walk():
-            if not op.opdef.terminator and has_side_effects(op):
-                self.mark_op(op)
-        self.mark_op(func.body.block.terminator)
+        if roots is None:
+            roots = [op for op in func.walk() if not op.opdef.terminator and has_side_effects(op)]
+            roots.append(func.body.block.terminator)
+        for op in roots:
+            self.mark_op(op)
+        for v in values:
+            self.mark_value(v)
         while self.work:
             self.visit(self.work.pop())
 
@@ -97,7 +101,7 @@ def _is_slotted_yield(op: Op) -> bool:
     return op.name == "yield" and parent is not None and parent.name in _SLOTTED
 
 
-def _sweep(block, live: _Liveness) -> None:
+def _sweep(block, live: Liveness) -> None:
     block.ops = [op for op in block.ops if op in live.ops]
     for op in block.ops:
         if op.name in _SLOTTED:
@@ -107,7 +111,7 @@ def _sweep(block, live: _Liveness) -> None:
                 _sweep(b, live)
 
 
-def _prune_slots(op: Op, live: _Liveness) -> None:
+def _prune_slots(op: Op, live: Liveness) -> None:
     keep = [i for i in range(len(op.results)) if (op, i) in live.slots]
     if len(keep) == len(op.results):
         return

@@ -76,7 +76,7 @@ class _Folder:
             return False
         try:
             with np.errstate(all="ignore"):
-                out = op.opdef.evaluate(*values, **op.attrs)
+                out = op.opdef.evaluate_op(op, *values)
             value = python_scalar(out, op.result.type)
         except (ArithmeticError, ValueError, TypeError):
             return False

@@ -97,8 +97,9 @@ def add_incoming(types, groups, values, pred: ir.Block) -> None:
             p.add_incoming(fv, pred)
 
 
-def counted_loop(L, trip, types, inits, body) -> list:
-    """Run `body(k, carried) -> next carried` for k in [0, trip); return the final values."""
+def counted_loop(L, trip, types, inits, body, interleave: int | None = None) -> list:
+    """Run `body(k, carried) -> next carried` for k in [0, trip); return the final values.
+    `interleave`: how many vector iterations the vectorizer should interleave (its choice if None)."""
     b = L.b
     pre = b.block
     header, done = L.new_block("loop"), L.new_block("loop.exit")
@@ -112,11 +113,20 @@ def counted_loop(L, trip, types, inits, body) -> list:
     k_next = b.add(k, i64(1), flags=["nuw"])
     k.add_incoming(k_next, latch)
     add_incoming(types, groups, nexts, latch)
-    b.cbranch(b.icmp_unsigned("<", k_next, trip), header, done)
+    back = b.cbranch(b.icmp_unsigned("<", k_next, trip), header, done)
+    if interleave is not None:
+        back.set_metadata("llvm.loop", _loop_id(L.ml.module, "llvm.loop.interleave.count", interleave))
     b.position_at_end(done)
     finals = phi_group(L, types, inits, pre)
     add_incoming(types, finals, nexts, latch)
     return group_values(L, types, finals)
+
+
+def _loop_id(module: ir.Module, key: str, value: int):
+    """A fresh loop ID (`!n = distinct !{!n, !{key, value}}`) for one loop's back edge."""
+    loop_id = module.add_metadata([f"irad.loop.{len(module.metadata)}"])   # unique until rewritten
+    loop_id.operands = (loop_id, module.add_metadata([ir.MetaDataString(module, key), ir.IntType(32)(value)]))
+    return loop_id
 
 
 def loop_nest(L, shape, body) -> None:

@@ -70,9 +70,9 @@ def lower_compare(L, op, desc, values):
 
 
 def _vectorizable(L, op, values) -> ir.Value | None:
-    """A libm call LLVM may vectorize: through libmvec with fastmath (runtime/vecmath.py), else
+    """A libm call LLVM may vectorize: through libmvec with fastmath or `approx` (runtime/vecmath.py), else
     through irad's exact vector functions (runtime/exactmath.py); None if neither applies."""
-    call = vecmath.call(L, op.name, values)
+    call = vecmath.call(L, op.name, values, approximate=op.attrs.get("approx", False))
     return call if call is not None else exactmath.call(L, op.name, values)
 
 

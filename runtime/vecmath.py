@@ -10,9 +10,11 @@ instead. The vector functions are declared and kept alive through
 `llvm.compiler.used` (`keep_alive`) until the vectorizer has run.
 
 Invariants:
-- Nothing changes without fastmath: the default stays bit-identical to
-  CPython (libmvec is accurate to 4 ULP, not to libm's last bit); there,
-  exp, expm1, tanh and log get exact vector variants (runtime/exactmath.py).
+- Without fastmath, only calls marked `approx` (math whose value only
+  derivatives use, passes/approximate.py) go through libmvec: everything
+  else stays bit-identical to CPython (libmvec is accurate to 4 ULP, not to
+  libm's last bit), and exp, expm1, tanh and log get exact vector variants
+  there (runtime/exactmath.py).
 - Used only where the host has AVX2 and libm and libmvec load (`available`).
 - Addresses are bound at link time (`process_symbols`, imported by
   `jit.link`), never written into object code, so disk-cached code links
@@ -67,11 +69,11 @@ def process_symbols() -> dict:
     return found
 
 
-def call(L, name: str, values) -> ir.Value | None:
-    """A call to op `name` that LLVM may vectorize through libmvec, or None (no fastmath,
-    no vector variant: the caller lowers the call as usual)."""
+def call(L, name: str, values, approximate: bool = False) -> ir.Value | None:
+    """A call to op `name` that LLVM may vectorize through libmvec, or None (neither fastmath
+    nor `approximate`, or no vector variant: the caller lowers the call as usual)."""
     t = values[0].type
-    if not L.fm or name not in FUNCTIONS:
+    if not (L.fm or approximate) or name not in FUNCTIONS:
         return None
     scalar, vector, lanes = _names(name, t == F64)
     if vector not in process_symbols():

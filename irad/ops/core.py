@@ -69,6 +69,13 @@ class OpDef:
         """The index of the array operand this op writes (`extra["writes"]`), if any."""
         return self.extra.get("writes")
 
+    def evaluate_op(self, op, *values):
+        """`evaluate` on operand values with op's attributes, less the lowering hints (`approx`)."""
+        attrs = op.attrs
+        if "approx" in attrs:
+            attrs = {k: v for k, v in attrs.items() if k != "approx"}
+        return self.evaluate(*values, **attrs)
+
     @property
     def pure(self) -> bool:
         return self.effect == "none" and not self.terminator and self.regions == 0

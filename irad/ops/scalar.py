@@ -7,6 +7,11 @@ so native code may reassociate it; the interpreter computes it in order.
 Its sign of zero means nothing either: `x + 0.0 {reassoc}` simplifies to x
 (a shadow slot read, zeroed and accumulated into again).
 
+Math functions (`extra["approximable"]`) may carry `approx = true`: only
+derivatives use the value, so native code may take it from a vector math
+library accurate to a few ULP instead of libm (passes/approximate.py marks
+them; the interpreter computes them exactly).
+
 Invariants: operands of one op share one scalar type (the tracer inserts
 casts; the IR never promotes implicitly); `evaluate` uses NumPy scalars so
 the interpreter keeps float32 float32 and wraps int64 on overflow; `//` and
@@ -240,8 +245,10 @@ define("max", same_type_rule(2, NUM), evaluate=lambda x, y: y if y > x else x, l
 # ---- math functions (floats only) ---------------------------------------------
 
 def _unary(name, fn, partial, llvm, expensive=True):
+    """`expensive`: a transcendental function, taped rather than recomputed, that a vector math
+    library approximates (`approximable`, see the module docstring)."""
     define(name, same_type_rule(1, FLOAT), evaluate=fn, llvm=llvm,
-           **from_partials(partial, expensive=expensive))
+           **from_partials(partial, expensive=expensive, approximable=expensive))
 
 
 def _inv_sqrt_1m_x2(b, x):
@@ -274,9 +281,9 @@ def _atan2_partials(b, r, y, x):
 
 
 define("atan2", same_type_rule(2, FLOAT), evaluate=np.arctan2, llvm=Libm("atan2"),
-       **from_partials(_atan2_partials, expensive=True))
+       **from_partials(_atan2_partials, expensive=True, approximable=True))
 define("hypot", same_type_rule(2, FLOAT), evaluate=np.hypot, llvm=Libm("hypot"),
-       **from_partials(lambda b, r, x, y: (b.div(x, r), b.div(y, r)), expensive=True))
+       **from_partials(lambda b, r, x, y: (b.div(x, r), b.div(y, r)), expensive=True, approximable=True))
 
 
 # ---- comparisons, logic, select ------------------------------------------------
