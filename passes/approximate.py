@@ -62,15 +62,15 @@ class _Observable(Liveness):
         private = _private_allocs(func, self.roots)
         self.writers = defaultdict(list)      # private root -> the ops that write it
         for op in func.walk():
-            if written_array(op) is not None:
-                for root in (self.roots.get(written_array(op)) or frozenset()) & private:
-                    self.writers[root].append(op)
-
-        def private_write(op):
-            targets = self.roots.get(written_array(op)) if written_array(op) is not None else None
-            return bool(targets) and targets <= private
-        effects = [op for op in _forward_effects(func, info) if not private_write(op)]
+            for root in self.roots_of(written_array(op)) & private:
+                self.writers[root].append(op)
+        effects = [op for op in _forward_effects(func, info)
+                   if not (self.roots_of(written_array(op)) and self.roots_of(written_array(op)) <= private)]
         super().__init__(func, roots=effects, values=func.body.block.terminator.operands[:info.n_results])
+
+    def roots_of(self, array) -> frozenset:
+        """The roots of an array value; empty for None or unknown roots."""
+        return frozenset() if array is None else self.roots.get(array) or frozenset()
 
     def visit(self, op: Op) -> None:
         super().visit(op)
@@ -78,7 +78,7 @@ class _Observable(Liveness):
             return
         for v in op.operands:
             if v.type.is_array and not (op.name in ("store", "fill") and v is written_array(op)):
-                for root in self.roots.get(v) or ():
+                for root in self.roots_of(v):
                     for writer in self.writers.get(root, ()):
                         self.mark_op(writer)
 
