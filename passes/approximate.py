@@ -64,8 +64,11 @@ class _Observable(Liveness):
         for op in func.walk():
             for root in self.roots_of(written_array(op)) & private:
                 self.writers[root].append(op)
-        effects = [op for op in _forward_effects(func, info)
-                   if not (self.roots_of(written_array(op)) and self.roots_of(written_array(op)) <= private)]
+
+        def writes_private_only(op) -> bool:
+            targets = self.roots_of(written_array(op))
+            return bool(targets) and targets <= private
+        effects = [op for op in _forward_effects(func, info) if not writes_private_only(op)]
         super().__init__(func, roots=effects, values=func.body.block.terminator.operands[:info.n_results])
 
     def roots_of(self, array) -> frozenset:

@@ -27,6 +27,7 @@ from collections import ChainMap
 import numpy as np
 
 from ..ir import Block, Func, Op
+from ..ops.core import semantic_attrs
 from .driver import DEFAULT_OPTIONS, PassOptions, register
 from .rewrite import ValueMap
 
@@ -69,8 +70,7 @@ def op_key(op: Op):
     operands = tuple(op.operands)
     if op.opdef.extra.get("commutative"):
         operands = tuple(sorted(operands, key=id))
-    exact = {k: v for k, v in op.attrs.items() if k != "approx"}
-    attrs = _const_attrs(op) if op.name == "const" else _freeze(exact)
+    attrs = _const_attrs(op) if op.name == "const" else _freeze(semantic_attrs(op.attrs))
     key = (op.name, operands, attrs, tuple(r.type for r in op.results))
     try:
         hash(key)

@@ -18,6 +18,17 @@ OPS: dict[str, "OpDef"] = {}
 EFFECTS = ("none", "read", "write", "alloc", "control")
 
 
+# Attributes that only permit a cheaper lowering; the value an op stands for ignores them.
+LOWERING_HINTS = ("approx",)
+
+
+def semantic_attrs(attrs: dict) -> dict:
+    """attrs less the lowering hints."""
+    if not any(h in attrs for h in LOWERING_HINTS):
+        return attrs
+    return {k: v for k, v in attrs.items() if k not in LOWERING_HINTS}
+
+
 class TypeRuleError(Exception):
     """Raised by a type rule: operand `index` has type `actual`, not `expected`."""
 
@@ -70,11 +81,8 @@ class OpDef:
         return self.extra.get("writes")
 
     def evaluate_op(self, op, *values):
-        """`evaluate` on operand values with op's attributes, less the lowering hints (`approx`)."""
-        attrs = op.attrs
-        if "approx" in attrs:
-            attrs = {k: v for k, v in attrs.items() if k != "approx"}
-        return self.evaluate(*values, **attrs)
+        """`evaluate` on operand values with op's attributes, less the lowering hints."""
+        return self.evaluate(*values, **semantic_attrs(op.attrs))
 
     @property
     def pure(self) -> bool:
