@@ -472,6 +472,38 @@ def p_augassign_index_once(x, idx):
     return x
 
 
+def p_packed_triangle(a, m):
+    """A carried index from a non-negative start that only grows (GMM's packed icf)."""
+    n = m.shape[0]
+    idx = n
+    for i in range(n):
+        for j in range(i + 1, n):
+            m[j, i] = a[idx]
+            idx += 1
+    return idx
+
+
+def p_carried_index_falls_below_zero(a):
+    idx = 2
+    s = 0.0
+    for i in range(a.shape[0]):
+        s = s * 2.0 + a[idx]         # 2, 1, 0, -1, ...: the negative ones wrap
+        idx -= 1
+    return s, idx
+
+
+def p_carried_index_reset_on_a_branch(a):
+    idx = 0
+    s = 0.0
+    for i in range(a.shape[0]):
+        s += a[idx] * (i + 1)
+        if a[i] > 0.3:
+            idx = idx + 1
+        else:
+            idx = -1
+    return s
+
+
 def args_list():
     """(name, function, zero-argument factory of fresh arguments)."""
     F = lambda: None  # noqa: E731
@@ -594,6 +626,9 @@ def args_list():
         ("tuple_runtime_index", p_tuple_runtime_index, lambda: (5.0, 2)),
         ("tuple_runtime_index_neg", p_tuple_runtime_index, lambda: (5.0, -3)),
         ("augassign_index_once", p_augassign_index_once, lambda: (vec(4), (2,))),
+        ("packed_triangle", p_packed_triangle, lambda: (vec(10), np.zeros((4, 4)))),
+        ("carried_index_falls_below_zero", p_carried_index_falls_below_zero, lambda: (vec(5),)),
+        ("carried_index_reset_on_a_branch", p_carried_index_reset_on_a_branch, lambda: (vec(9),)),
         ("lambda_one", (lambda x: x * 3.0 + 1.0), lambda: (2.0,)),
         ("lambda_two_on_a_line_first", LAMBDAS[0], lambda: (2.0,)),
         ("lambda_two_on_a_line_second", LAMBDAS[1], lambda: (2.0,)),

@@ -134,3 +134,17 @@ def test_boundary_surprises_are_typing_errors_or_new_signatures():
         f(np.ones(3, dtype=complex))
     with pytest.raises(irad.IradError):
         irad.jit(programs.p_for_sum)(np.ones((2, 2)))
+
+
+def test_a_carried_index_that_only_grows_from_zero_needs_no_negative_wrap():
+    """A loop-carried integer keeps its lower bound while every value it takes respects it:
+    `a[idx]` then loads without Python's `idx + n if idx < 0` normalization."""
+    typed = irad.jit(programs.p_packed_triangle).ir(programs.vec(10), np.zeros((4, 4)))
+    assert "select" not in typed and " lt " not in typed
+
+
+@pytest.mark.parametrize("fn", [programs.p_carried_index_falls_below_zero,
+                                programs.p_carried_index_reset_on_a_branch])
+def test_a_carried_index_that_may_turn_negative_keeps_the_wrap(fn):
+    typed = irad.jit(fn).ir(programs.vec(9))
+    assert "select" in typed

@@ -10,8 +10,10 @@ break or return becomes a `while` over a hidden counter.
 Merging: after an `if`, or around a loop, each name's values are joined
 leaf by leaf (`Spec`): identical static values stay static; numbers join
 by NEP 50 promotion; arrays must have one dtype and ndim, and a
-C-contiguous array joins a strided one as a strided view of itself. Loops are retraced until
-the types of their carried values stop changing.
+C-contiguous array joins a strided one as a strided view of itself; an
+integer keeps a lower bound (`lb`, which spares an index its negative-index
+wrap) only while every joined value respects it. Loops are retraced until
+the types and bounds of their carried values stop changing.
 
 Invariants: the environment maps names to trace values (see values.py); a
 name defined on only some paths holds `Undefined` and is an error when read.
@@ -22,6 +24,8 @@ import ast
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..errors import TypingError
 from ..ir import Block, Builder, Region
@@ -43,12 +47,14 @@ PLACEHOLDER = Placeholder()
 
 @dataclass(frozen=True)
 class Spec:
-    """How one leaf is carried: kind "static" (value kept), "scalar" or "array"."""
+    """How one leaf is carried: kind "static" (value kept), "scalar" or "array"; `lb` is a
+    proven lower bound of an integer scalar on every path that reaches the join."""
 
     kind: str
     type: object = None
     weak: bool = False
     value: object = None
+    lb: int | None = None
 
     @property
     def runtime(self) -> bool:
@@ -116,7 +122,7 @@ def _same_static(a, b) -> bool:
 
 def spec_of(v) -> Spec:
     if isinstance(v, Scalar):
-        return Spec("scalar", v.type, v.weak)
+        return Spec("scalar", v.type, v.weak, lb=v.lb if v.type.is_int else None)
     if isinstance(v, Array):
         return Spec("array", v.type)
     return Spec("static", value=v)
@@ -140,7 +146,23 @@ def join(s: Spec, v) -> Spec:
     a = (s.type, s.weak) if s.kind == "scalar" else _number_type(s.value)
     b = (v.type, v.weak) if isinstance(v, Scalar) else _number_type(v)
     t, weak = (a[0], a[1] and b[1]) if a[0] == b[0] else result_type(a, b)
-    return Spec("scalar", t, weak)
+    return Spec("scalar", t, weak, lb=_joined_lb(s, v) if t.is_int else None)
+
+
+def _lower_bound_of(x) -> int | None:
+    if isinstance(x, Scalar):
+        return x.lb if x.type.is_int else None
+    if isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_)):
+        return int(x)
+    return None
+
+
+def _joined_lb(s: Spec, v) -> int | None:
+    """s's bound while v respects it, else none. Dropping the bound rather than lowering it
+    widens: a loop whose variable decreases settles after one more trace instead of never."""
+    bound = s.lb if s.kind == "scalar" else _lower_bound_of(s.value)
+    below = _lower_bound_of(v)
+    return bound if bound is not None and below is not None and below >= bound else None
 
 
 def _number_type(x):
@@ -292,7 +314,7 @@ class ControlFlow:
     def wrap(self, value, spec: Spec):
         if spec.kind == "array":
             return Array(value)
-        return Scalar(value, spec.weak)
+        return Scalar(value, spec.weak, spec.lb)
 
     def coerce(self, leaf, spec: Spec):
         """An IR value of spec's type for leaf (a placeholder becomes a zero)."""
