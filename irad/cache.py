@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-MAGIC = b"irad-cache-2\n"
+MAGIC = b"irad-cache-3\n"
 
 
 def cache_dir(enabled: bool) -> Path | None:
@@ -133,6 +133,7 @@ def store(path: Path, traced, native, out_tree) -> bool:
     try:
         payload = pickle.dumps({"reads": reads, "captured_reads": session.captured_reads,
                                 "signature": native.signature, "object_code": native.object_code,
+                                "cold_code": native.cold_object_code(),
                                 "out_tree": out_tree}, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError):
         return False
@@ -163,7 +164,7 @@ def load(path: Path, fn):
             resolved.append(obj)
         captured = [resolved[i] for i in entry["captured_reads"]]
         from .runtime.jit import load_compiled
-        native = load_compiled(entry["signature"], entry["object_code"])
+        native = load_compiled(entry["signature"], entry["object_code"], cold_code=entry["cold_code"])
     except Exception:  # a stale or foreign entry is a miss, whatever is wrong with it
         return None
     return native, captured, entry["out_tree"]

@@ -13,22 +13,27 @@ Public API:
   (`scatter.py`), and element accesses carry alias scopes (`alias.py`).
   None of this is observable: errors, side effects and results are those
   of the plain lowering, bit for bit.
-- `load_compiled(signature, object_code)` relinks `cf.object_code` with
-  `cf.signature` (both picklable) without running LLVM's optimizer.
+- `load_compiled(signature, object_code, cold_code=None)` relinks
+  `cf.object_code` with `cf.signature` (both picklable) without running
+  LLVM's optimizer; a function with checked loop copies also needs
+  `cold_code=cf.cold_object_code()` (`cold.py`: they are compiled on
+  first use).
 - `lower_func(func, module=None, options=Options())` gives the unoptimized
   llvmlite module (`.module`) and the failure sites (`.sites`).
 - `lowering_for(descriptor)`: how the runtime lowers an op-table `llvm` slot.
 - Errors raised by native code: `BoundsError` (IndexError),
   `InvalidValueError` (ValueError), `AllocationError` (MemoryError),
-  `ArgumentError` (TypeError); all are `irad.IradError`s.
+  `ArgumentError` (TypeError), `CompileError` (RuntimeError, cold code
+  that could not be compiled: a bug); all are `irad.IradError`s.
 
 This package imports only the IR core (irad.types, irad.ir, irad.ops,
 irad.errors).
 """
 from .calling import CompiledFunction, Signature  # noqa: F401
 from .codegen import Options, lower_func, lowering_for  # noqa: F401
-from .errors import AllocationError, ArgumentError, BoundsError, InvalidValueError  # noqa: F401
+from .errors import AllocationError, ArgumentError, BoundsError, CompileError, InvalidValueError  # noqa: F401
 from .jit import compile_func, load_compiled  # noqa: F401
 
 __all__ = ["compile_func", "load_compiled", "CompiledFunction", "Signature", "Options", "lower_func",
-           "lowering_for", "AllocationError", "ArgumentError", "BoundsError", "InvalidValueError"]
+           "lowering_for", "AllocationError", "ArgumentError", "BoundsError", "CompileError",
+           "InvalidValueError"]

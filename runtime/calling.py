@@ -54,13 +54,16 @@ class Signature:
     boundscheck: bool
     symbols: tuple = ()          # exported: C entry, then packed entry
     noalias: frozenset = frozenset()   # array arguments that may not overlap any other argument
+    cold_slots: tuple = ()       # (slot, function) of each checked loop copy (runtime/cold.py)
+    cold_exports: tuple = ()     # the cold module's slot functions (runtime/slots.py)
 
     @classmethod
     def of(cls, func: Func, sites, written, symbols, *, fastmath: bool, boundscheck: bool,
-           noalias=frozenset()) -> "Signature":
+           noalias=frozenset(), cold_slots=(), cold_exports=()) -> "Signature":
         return cls(func.name, tuple(a.type for a in func.args), tuple(a.hint or f"arg{k}" for k, a in
                    enumerate(func.args)), tuple(func.result_types), tuple(sites), frozenset(written),
-                   fastmath, boundscheck, tuple(symbols), frozenset(noalias))
+                   fastmath, boundscheck, tuple(symbols), frozenset(noalias), tuple(cold_slots),
+                   tuple(cold_exports))
 
     def where(self, k: int) -> str:
         return f"@{self.name} argument {k} (%{self.arg_names[k]})"
@@ -220,6 +223,7 @@ class CompiledFunction:
         self.llvm_ir = llvm_ir
         self._optimized = llvm_ir_optimized
         self.object_code = object_code
+        self.cold_code = None               # runtime/cold.py: set by load_compiled
         self.packed_address = packed_address
         self._asm = None
         self._tracker = tracker
@@ -236,6 +240,11 @@ class CompiledFunction:
 
     def __repr__(self) -> str:
         return f"<CompiledFunction @{self.name}>"
+
+    def cold_object_code(self) -> bytes | None:
+        """The object code of its checked loop copies (compiled now if not yet), for relinking
+        with `load_compiled`; None when it has none."""
+        return self.cold_code.object_code() if self.cold_code is not None else None
 
     @property
     def llvm_ir_optimized(self) -> str:

@@ -74,7 +74,10 @@ class ModuleLowering:
         self.options = options
         self.sites: list[Site] = []
         self.impls: dict[str, ir.Function] = {}
-        self.checked_copies: dict = {}          # id(for op) -> (fn, free values), versioning.py
+        self.checked_copies: dict = {}          # id(for op) -> (fn, free values, slot), versioning.py
+        self.cold: ModuleLowering | None = None  # the checked copies' module (runtime/cold.py)
+        self.is_cold = False
+        self.cold_slots: list[tuple[str, str]] = []   # (slot global here, function in self.cold)
         self.entry: str | None = None
         self._callees: set | None = None
         self._pending: list[str] = []
@@ -136,10 +139,25 @@ class ModuleLowering:
     def lower_reachable(self, entry: str) -> ir.Function:
         self.entry = entry
         fn = self.impl(entry)
+        self.lower_pending()
+        return fn
+
+    def lower_pending(self) -> None:
+        """Lower every function declared by `impl` and not lowered yet."""
         while self._pending:
             name = self._pending.pop()
             FuncLowering(self, self.funcs[name], self.impls[name]).lower()
-        return fn
+
+    def cold_lowering(self) -> "ModuleLowering":
+        """The module for code that runs only when a fast path's precondition fails, compiled
+        on first use (runtime/cold.py); it numbers its failure sites with this module's. The
+        cold module is its own cold module."""
+        if self.is_cold:
+            return self
+        if self.cold is None:
+            self.cold = ModuleLowering(self.funcs, self.options)
+            self.cold.sites, self.cold.is_cold, self.cold.entry = self.sites, True, self.entry
+        return self.cold
 
     def is_callee(self, func: Func) -> bool:
         """Whether an IR `call` in the module may reach `func`."""

@@ -35,6 +35,10 @@ class ArgumentError(IradError, TypeError):
     """An argument that does not fit the compiled signature."""
 
 
+class CompileError(IradError, RuntimeError):
+    """Code compiled on first use (runtime/cold.py) that could not be compiled."""
+
+
 @dataclass(frozen=True)
 class Site:
     """One place in generated code that can fail: op, location and check kind."""
@@ -97,6 +101,12 @@ def _copy(s, index, extent):
             f"extent {extent} on axis {s.axis}", "copy needs arrays of one shape")
 
 
-_MESSAGES = {"index": _index, "slice": _slice, "step": _step, "negative": _negative,
+def _compile(s, index, extent):
+    return (CompileError, "could not compile the bounds-checked copy of this loop, needed because "
+            "its fast path's precondition failed", "this is a bug in irad; please report it "
+            "(IRAD_LOG=info logs the cause)")
+
+
+_MESSAGES = {"compile": _compile, "index": _index, "slice": _slice, "step": _step, "negative": _negative,
              "alloc": _alloc, "copy": _copy, "reshape": _reshape, "check": _check, "tape": _tape}
 SITE_KINDS = tuple(_MESSAGES)

@@ -17,7 +17,9 @@ Invariants:
   (`-force-ordered-reductions`: each vector's lanes are added to the sum
   one by one, in order). Both LLVM options are process-wide.
 - A function's module holds its code, its C entry and its packed entry
-  (runtime/entry.py); the CPython-API wrapper that unboxes arguments
+  (runtime/entry.py); the checked copies of its versioned loops are a
+  second module, compiled and linked when a call first needs one
+  (runtime/cold.py); the CPython-API wrapper that unboxes arguments
   (runtime/support.py), the arena and slot functions (runtime/library.py)
   and each exact vector math function (runtime/exactmath.py) are shared
   by all functions and built once per process.
@@ -39,7 +41,7 @@ import llvmlite.binding as llvm
 
 from irad.ir import Func, Module
 
-from . import blas, exactmath, library, slots, vecmath
+from . import blas, cold, exactmath, library, slots, vecmath
 from .calling import CompiledFunction, Signature
 from .codegen import Options, lower_func
 from .entry import build_entry, build_packed, entry_name, packed_name, written_args
@@ -120,7 +122,8 @@ def link(object_code: bytes, symbols, runtime: bool = True):
     the shared libraries themselves."""
     h = host()
     # Before taking the lock: these may link libraries of their own.
-    shared = {**library.addresses(), **exactmath.process_symbols(object_code)} if runtime else {}
+    shared = {**library.addresses(), **exactmath.process_symbols(object_code), **cold.symbols()} \
+        if runtime else {}
     with _lock:
         builder = llvm.JITLibraryBuilder().add_object_img(object_code).add_current_process()
         for name, address in shared.items():
@@ -159,31 +162,56 @@ def compile_func(func: Func, *, module: Module | None = None, fastmath: bool = F
     `opt_level` picks LLVM's pipeline (vectorizers on at every level). Loop unrolling is
     off unless `unroll`: it costs about a tenth of the compile time of a loop program, and the
     vectorizer interleaves the loops that matter anyway (benchmarks/: no primal slower)."""
-    h = host()
     noalias = noalias_indices(func, noalias_args)
     ml = lower_func(func, module, Options(fastmath=fastmath, boundscheck=boundscheck, noalias_args=noalias))
     entry = build_entry(ml, func)
     packed = build_packed(ml, func, entry)
-    ml.module.triple = h.triple
-    ml.module.data_layout = str(h.machine.target_data)
-    vecmath.keep_alive(ml.module)
-    llvm_ir = str(ml.module)
-    mod = optimize(llvm_ir, opt_level, unroll)
-    object_code = emit(mod)
-    symbols = [entry_name(func.name), packed.name, *slots.exported(ml)]
+    llvm_ir = module_text(ml.module)
+    object_code = emit(optimize(llvm_ir, opt_level, unroll))
+    cold_exports = slots.exported(ml.cold) if ml.cold is not None else []
+    symbols = [entry_name(func.name), packed.name, *slots.exported(ml), *(s for s, _ in ml.cold_slots)]
     signature = Signature.of(func, ml.sites, written_args(func.name, ml.funcs), symbols,
                              fastmath=fastmath, boundscheck=boundscheck,
-                             noalias=ml.noalias_args(func))
+                             noalias=ml.noalias_args(func), cold_slots=ml.cold_slots,
+                             cold_exports=cold_exports)
+    code = cold.ColdCode(func.name, ml.cold_slots, cold_exports, module=ml.cold.module) \
+        if ml.cold_slots else None
     # the optimized text is only for debugging: made again (the same) when asked for
-    return load_compiled(signature, object_code, llvm_ir, lambda: str(optimize(llvm_ir, opt_level, unroll)))
+    return load_compiled(signature, object_code, llvm_ir, lambda: str(optimize(llvm_ir, opt_level, unroll)),
+                         code)
+
+
+def module_text(module) -> str:
+    """An llvmlite module's text, for the host target."""
+    h = host()
+    module.triple = h.triple
+    module.data_layout = str(h.machine.target_data)
+    vecmath.keep_alive(module)
+    return str(module)
+
+
+def compile_module(module) -> bytes:
+    """Object code of a cold module (runtime/cold.py): its optnone copies stay as they are, the
+    functions they call are optimized."""
+    return emit(optimize(module_text(module)))
 
 
 def load_compiled(signature: Signature, object_code: bytes, llvm_ir: str = "",
-                  llvm_ir_optimized="") -> CompiledFunction:
-    """Link object code made by `compile_func` (same CPU and Python) into a callable."""
+                  llvm_ir_optimized="", cold_code=None) -> CompiledFunction:
+    """Link object code made by `compile_func` (same CPU and Python) into a callable. A function
+    with checked loop copies needs their `cold_code`: a `cold.ColdCode`, or the object code
+    `CompiledFunction.cold_object_code()` gives."""
+    if signature.cold_slots and cold_code is None:
+        raise ValueError(f"@{signature.name} calls checked loop copies but none were given")
+    if isinstance(cold_code, bytes):
+        cold_code = cold.ColdCode(signature.name, signature.cold_slots, signature.cold_exports,
+                                  object_code=cold_code)
     tracker, addresses = link(object_code, signature.symbols)
     name = signature.name
     compiled = CompiledFunction(signature, llvm_ir, llvm_ir_optimized, object_code, tracker,
                                 addresses[entry_name(name)], addresses[packed_name(name)])
     slots.release_on_collect(compiled, tracker, signature.symbols)   # free its kept buffers
+    if cold_code is not None:
+        compiled.cold_code = cold_code
+        cold_code.attach(compiled, addresses)
     return compiled

@@ -24,8 +24,10 @@ Invariants:
   outlined as a cold, noinline, optnone function of the loop's free
   values, so a failing program raises exactly the error, index and source
   location it raises unhoisted, after exactly the same side effects. It
-  is not optimized (optnone: it costs LLVM almost no compile time); it
-  runs only when the precondition fails, mostly on the way to an error.
+  runs only when the precondition fails, mostly on the way to an error,
+  so it lives in the cold module, compiled on first use and called
+  through a pointer (runtime/cold.py); inside the cold module itself,
+  copies are direct calls.
 - Promoted tapes (`LoopPlan.pushes`/`pops`) have their data pointer, length
   and cursor loaded once before the loop and written back once after it;
   pushes reserve room for all of the loop's pushes before it starts, so
@@ -38,6 +40,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from .abi import I1, I32, PTR, TAPE_CURSOR, TAPE_DATA, TAPE_LEN, flat_types, flatten, i64, unflatten
+from .errors import VALUE
 from .hoist import LoopPlan, free_values
 from .loops import add, add_incoming, constant, counted_loop, group_values, mul, phi_group, sub, trip_count
 from .scatter import GatherState, find_groups
@@ -303,34 +306,63 @@ def versioned_loop(L, op, plan: LoopPlan, values, trip) -> list:
 # ---- the outlined checked copy --------------------------------------------------------------
 
 def call_checked_copy(L, op, values) -> list:
-    fn, free = checked_copy(L, op)
+    fn, free, slot = checked_copy(L, op)
     flat = [x for v in free for x in flatten(v.type, L.env[v])]
+    callee = fn if slot is None else _cold_pointer(L, op, fn, slot)
     # taken when the fast path's precondition failed: usually on the way to an error
-    return L.call_with_status(fn, flat, op.results, "checked", fails_rarely=False)
+    return L.call_with_status(callee, flat, op.results, "checked", fails_rarely=False)
 
 
 def checked_copy(L, op):
-    """The LLVM function running `op` with every check (built once per op and module)."""
+    """(LLVM function running `op` with every check, its free values, the slot through which
+    this module calls it or None). Built once per op, in the cold module (runtime/cold.py)."""
+    from .alias import AliasScopes
     from .codegen import FuncLowering
     ml = L.ml
     key = id(op)
     if key in ml.checked_copies:
         return ml.checked_copies[key]
+    cold = ml.cold_lowering()
     free = free_values(op, L.analysis)
     ret = ir.LiteralStructType([I32] + [t for r in op.results for t in flat_types(r.type)])
     params = [t for v in free for t in flat_types(v.type)]
-    name = f"irad.checked.{L.func.name}.{len(ml.checked_copies)}"
-    fn = ir.Function(ml.module, ir.FunctionType(ret, [PTR] + params), name)
-    fn.linkage = "internal"
+    fn = ir.Function(cold.module, ir.FunctionType(ret, [PTR] + params),
+                     cold.module.get_unique_name(f"irad.checked.{L.func.name}"))
+    fn.linkage = "internal" if cold is ml else "external"
     for attr in ("nounwind", "noinline", "cold", "optnone"):
         fn.attributes.add(attr)
-    ml.checked_copies[key] = (fn, free)
-    S = FuncLowering(ml, L.func, fn, versioning=False, result_types=[r.type for r in op.results],
-                     alias=L.alias, analysis=L.analysis)
+    slot = None if cold is ml else _cold_slot(ml, fn)
+    ml.checked_copies[key] = (fn, free, slot)
+    alias = L.alias if cold is ml else AliasScopes(cold.module, L.func, tag=False)
+    S = FuncLowering(cold, L.func, fn, versioning=False, result_types=[r.type for r in op.results],
+                     alias=alias, analysis=L.analysis)
     flat = list(fn.args[1:])
     for v in free:
         n = len(flat_types(v.type))
         S.env[v] = unflatten(S.b, v.type, flat[:n])
         flat = flat[n:]
     S.ret(S.lower_op(op, [S.env[v] for v in op.operands]))
-    return fn, free
+    cold.lower_pending()
+    return fn, free, slot
+
+
+def _cold_slot(ml, fn) -> ir.GlobalVariable:
+    """An exported pointer global, null until the cold module is compiled and linked: external,
+    so LLVM cannot assume it stays null."""
+    slot = ir.GlobalVariable(ml.module, PTR, ml.module.get_unique_name(f"{fn.name}.address"))
+    slot.initializer = ir.Constant(PTR, None)
+    slot.align = 8
+    ml.cold_slots.append((slot.name, fn.name))
+    return slot
+
+
+def _cold_pointer(L, op, fn, slot) -> ir.Value:
+    """`fn`'s address, read from `slot`; on the first call, compile the cold module first."""
+    from .cold import MATERIALIZE
+    b = L.b
+    first = b.load_atomic(slot, "acquire", 8, typ=PTR)
+    with b.if_then(b.icmp_unsigned("==", first, ir.Constant(PTR, None)), likely=False):
+        status = b.call(L.ml.declare(MATERIALIZE, I32, [PTR]), [slot])
+        L.check(b.icmp_signed("==", status, ir.Constant(I32, 0)), VALUE,
+                L.ml.site(L.func, op, "compile"))
+    return b.load_atomic(slot, "acquire", 8, typ=fn.function_type.as_pointer())

@@ -1189,7 +1189,7 @@ def test_object_code_relinks_without_llvm_optimization():
     from irad.runtime import load_compiled
     cf = build(ALLOC)[2]
     signature = pickle.loads(pickle.dumps(cf.signature))
-    again = load_compiled(signature, cf.object_code)
+    again = load_compiled(signature, cf.object_code, cold_code=cf.cold_object_code())
     for g, r in zip(again(5, 1.5), cf(5, 1.5)):
         assert_same(r, g)
     with pytest.raises(ValueError, match="negative dimensions"):

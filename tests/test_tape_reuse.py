@@ -51,7 +51,7 @@ class Cached:
         sig = compiled.signature
         wanted = dict.fromkeys((*sig.symbols, slots.RELEASE_SYMBOL, slots.HITS_SYMBOL))
         sig = dataclasses.replace(sig, symbols=tuple(wanted))
-        self.fn = load_compiled(sig, compiled.object_code)
+        self.fn = load_compiled(sig, compiled.object_code, cold_code=compiled.cold_object_code())
         self.release_address = self.fn._tracker[slots.RELEASE_SYMBOL]
         self.hits_address = self.fn._tracker[slots.HITS_SYMBOL]
 
