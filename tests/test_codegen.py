@@ -1194,3 +1194,20 @@ def test_object_code_relinks_without_llvm_optimization():
         assert_same(r, g)
     with pytest.raises(ValueError, match="negative dimensions"):
         again(-2, 1.0)
+
+
+def test_the_entry_inlines_the_body_before_llvm_optimizes_it():
+    """The C entry's body is inlined first (alwaysinline) and optimized once, not optimized,
+    inlined and optimized again."""
+    def total(x):
+        s = 0.0
+        for i in range(x.shape[0]):
+            s += x[i] * x[i]
+        return s
+    f = irad.jit(total)
+    assert f(np.arange(3.0)) == 5.0
+    (entry,) = f._compiled.values()
+    defines = [line for line in entry.native.llvm_ir.splitlines() if line.startswith("define")]
+    assert any("irad.impl.total" in line and "alwaysinline" in line for line in defines)
+    assert not [line for line in entry.native.llvm_ir_optimized.splitlines()
+                if line.startswith("define") and "irad.impl.total" in line]
