@@ -339,9 +339,17 @@ class ControlFlow:
         return self.b.view(a.value, *operands, spec="s" * a.type.ndim)
 
     # ---- loops ----
+    def facts(self, body) -> BodyFacts:
+        """`body_facts(body)`, once per trace: a loop nested in a loop is traced again each
+        time the outer one is retraced."""
+        memo = self.__dict__.setdefault("_body_facts", {})
+        key = id(body)
+        if key not in memo:
+            memo[key] = (body, body_facts(body))     # body kept: its id stays unique
+        return memo[key][1]
+
     def carried_names(self, body, exclude=()):
-        assigned = assigned_names(body)
-        return [n for n in assigned if n not in exclude and n in self.env
+        return [n for n in self.facts(body).assigned if n not in exclude and n in self.env
                 and not isinstance(self.env[n], Undefined)]
 
     def initial_specs(self, names):
@@ -424,8 +432,19 @@ class ControlFlow:
 
 # ---- AST helpers ---------------------------------------------------------------
 
-def assigned_names(stmts) -> list[str]:
+@dataclass(frozen=True)
+class BodyFacts:
+    """What tracing a loop needs to know of its body, found in one walk of its statements
+    (not entering nested function or class bodies)."""
+
+    assigned: tuple[str, ...]   # names assigned anywhere, in first-assignment order
+    breaks: bool                # a `break` of this loop (not of a nested one)
+    returns: bool               # a `return`, at any depth
+
+
+def body_facts(stmts) -> BodyFacts:
     names: dict[str, None] = {}
+    breaks = returns = False
 
     def target(t):
         if isinstance(t, ast.Name):
@@ -436,42 +455,26 @@ def assigned_names(stmts) -> list[str]:
         elif isinstance(t, ast.Starred):
             target(t.value)
 
-    for node in _walk_local(stmts):
+    queue = deque((node, False) for node in stmts)      # (node, inside a nested loop)
+    while queue:
+        node, nested = queue.popleft()
         if isinstance(node, ast.Assign):
             for t in node.targets:
                 target(t)
-        elif isinstance(node, (ast.AugAssign, ast.AnnAssign)):
+        elif isinstance(node, (ast.AugAssign, ast.AnnAssign, ast.For, ast.NamedExpr)):
             target(node.target)
-        elif isinstance(node, ast.For):
-            target(node.target)
-        elif isinstance(node, ast.NamedExpr):
-            target(node.target)
-    return list(names)
-
-
-def _walk_local(stmts):
-    """The nodes of `stmts`, breadth first, not entering nested function or class bodies."""
-    queue = deque(stmts)
-    while queue:
-        node = queue.popleft()
-        yield node
-        if isinstance(node, (ast.FunctionDef, ast.Lambda, ast.ClassDef, ast.AsyncFunctionDef)):
+        elif isinstance(node, ast.Break):
+            breaks = breaks or not nested
+        elif isinstance(node, ast.Return):
+            returns = True
+        elif isinstance(node, _OPAQUE):
             continue
-        queue.extend(ast.iter_child_nodes(node))
+        inner = nested or isinstance(node, (ast.For, ast.While))
+        queue.extend((child, inner) for child in ast.iter_child_nodes(node))
+    return BodyFacts(tuple(names), breaks, returns)
 
 
-def contains(stmts, kind, into_loops: bool) -> bool:
-    stack = list(stmts)
-    while stack:
-        node = stack.pop()
-        if isinstance(node, kind):
-            return True
-        if isinstance(node, (ast.FunctionDef, ast.Lambda, ast.ClassDef)):
-            continue
-        if not into_loops and isinstance(node, (ast.For, ast.While)):
-            continue
-        stack.extend(ast.iter_child_nodes(node))
-    return False
+_OPAQUE = (ast.FunctionDef, ast.Lambda, ast.ClassDef, ast.AsyncFunctionDef)
 
 
-__all__ = ["ControlFlow", "FLAGS", "RV", "assigned_names", "contains"]
+__all__ = ["BodyFacts", "ControlFlow", "FLAGS", "RV", "body_facts"]

@@ -12,7 +12,7 @@ from ..errors import TypingError, UnsupportedError
 from ..ir import Block, Region
 from ..types import I1, I64
 from .arith import BINARY_IR
-from .control import RV, assigned_names, contains
+from .control import RV
 from .lazy import Lazy
 from .values import Array, Scalar, is_static_number
 
@@ -208,7 +208,8 @@ class Statements:
 
     def for_range(self, node, lo, hi, step):
         iv_lb = self.loop_var_lb(lo, hi, step)
-        if contains(node.body, ast.Break, False) or contains(node.body, ast.Return, True):
+        facts = self.facts(node.body)
+        if facts.breaks or facts.returns:
             self.for_as_while(node, lo, hi, step, iv_lb)
             return
         lo, hi, step = self.index(lo), self.index(hi), self.index(step)
@@ -233,7 +234,7 @@ class Statements:
         regions = self.trace_loop(carried, build)
         inits = self.carried_values(carried, self.env)
         op = self.b.emit("for", lo.value, hi.value, step.value, *inits, regions=regions)
-        self.finish_loop(carried, _results(op), assigned_names(node.body) + [name])
+        self.finish_loop(carried, _results(op), [*facts.assigned, name])
 
     def for_as_while(self, node, lo, hi, step, iv_lb):
         name, counter = node.target.id, f".k{node.lineno}.{node.col_offset}"
@@ -242,7 +243,7 @@ class Statements:
         self.env[counter] = self.scalar(0, I64, weak=True)
         self.env[".brk"] = False
         names = [*self.carried_names(node.body, exclude={name}), counter, ".brk"]
-        if contains(node.body, ast.Return, True):
+        if self.facts(node.body).returns:
             names += [".ret", RV]
 
         def body():
@@ -255,19 +256,20 @@ class Statements:
             self.env[counter] = self.binary("+", k, 1)
 
         self.while_loop(names, lambda: self.compare("<", self.env[counter], trip), body,
-                        assigned_names(node.body) + [name, counter])
+                        [*self.facts(node.body).assigned, name, counter])
 
     def stmt_While(self, node):
         if node.orelse:
             raise UnsupportedError("while/else is not supported", self.loc, "use a flag variable")
         names = self.carried_names(node.body)
-        if contains(node.body, ast.Break, False):
+        facts = self.facts(node.body)
+        if facts.breaks:
             self.env[".brk"] = False
             names.append(".brk")
-        if contains(node.body, ast.Return, True):
+        if facts.returns:
             names += [".ret", RV]
         self.while_loop(names, lambda: self.expr(node.test), lambda: self.exec_block(node.body),
-                        assigned_names(node.body))
+                        list(facts.assigned))
 
     def while_loop(self, names, cond_fn, body_fn, body_assigned):
         carried = self.initial_specs(list(dict.fromkeys(names)))
