@@ -10,8 +10,8 @@ Gradients then run "promote-accumulations" (`promote.py`) and
 halves.
 """
 from .driver import (DEFAULT_OPTIONS, PassOptions, Pipeline, get_pass, register,  # noqa: F401
-                     register_pipeline, registered_passes, registered_pipelines, run_pass,
-                     run_pipeline, split_pipeline, unregister)
+                     register_in_place, register_pipeline, registered_passes, registered_pipelines,
+                     run_pass, run_pipeline, split_pipeline, unregister)
 from . import dce, cse, fold, fuse, licm, loads, carried_arrays, promote, retime, specialize  # noqa: F401,E402
 
 register_pipeline("default", "fold,cse,load-cse,licm,dce", fixpoint=True)

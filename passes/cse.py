@@ -28,15 +28,13 @@ import numpy as np
 
 from ..ir import Block, Func, Op
 from ..ops.core import semantic_attrs
-from .driver import DEFAULT_OPTIONS, PassOptions, register
+from .driver import DEFAULT_OPTIONS, PassOptions, register_in_place
 from .rewrite import ValueMap
 
 
-@register("cse")
-def cse(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
-    new = func.clone()
-    _block(new.body.block, ChainMap(), ValueMap())
-    return new
+@register_in_place("cse")
+def cse(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> None:
+    _block(func.body.block, ChainMap(), ValueMap())
 
 
 def _block(block: Block, scope: ChainMap, vmap: ValueMap) -> None:

@@ -21,16 +21,13 @@ Invariants:
 from __future__ import annotations
 
 from ..ir import BlockArg, Func, Op, OpResult, Value
-from .driver import DEFAULT_OPTIONS, PassOptions, register
+from .driver import DEFAULT_OPTIONS, PassOptions, register_in_place
 from .rewrite import enclosing_op, has_side_effects, owner_op
 
 
-@register("dce")
-def dce(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
-    new = func.clone()
-    live = Liveness(new)
-    _sweep(new.body.block, live)
-    return new
+@register_in_place("dce")
+def dce(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> None:
+    _sweep(func.body.block, Liveness(func))
 
 
 class Liveness:

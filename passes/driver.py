@@ -4,6 +4,10 @@ Invariants:
 - A pass is a pure function `(Func, PassOptions) -> Func`: it transforms a
   `func.clone()` and never mutates its input (with `verify_each=True` the
   driver checks this by printing the input before and after).
+- A pass written as an in-place rewrite (`@register_in_place("dce")`) is
+  registered as the cloning function above; the driver runs the rewrite
+  itself on intermediates it made (`_Runner.owns`), so a pipeline clones its
+  input once, not once per pass.
 - Passes are registered by name at import time (`@register("dce")`); named
   pipelines (`register_pipeline`) expand to a list of steps and may iterate
   to a fixed point (until the IR's `fingerprint` stops changing). Nothing
@@ -13,6 +17,7 @@ Invariants:
 """
 from __future__ import annotations
 
+import functools
 import sys
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -59,6 +64,22 @@ def register(name: str):
             raise ValueError(f"pass {name!r} registered twice")
         _PASSES[name] = fn
         return fn
+    return decorate
+
+
+def register_in_place(name: str):
+    """Decorator: register `fn(func, options=DEFAULT_OPTIONS) -> None`, which rewrites `func`
+    in place, as pass `name`. The registered pass (what the decorator returns) clones its input
+    first, so it too never modifies its argument; a pipeline runs `fn` directly on a function
+    it made itself (saves a clone per pass)."""
+    def decorate(fn) -> PassFn:
+        @functools.wraps(fn)
+        def cloning(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
+            new = func.clone()
+            fn(new, options)
+            return new
+        cloning.in_place = fn
+        return register(name)(cloning)
     return decorate
 
 
@@ -109,6 +130,7 @@ class _Runner:
         self.verify_each = verify_each
         self.dump = _dump_set(dump)
         self.on_dump = on_dump or _print_dump
+        self.input: Func | None = None
 
     def steps(self, func: Func, steps, active=()) -> Func:
         for name in steps:
@@ -137,7 +159,12 @@ class _Runner:
 
     def one(self, func: Func, name: str) -> Func:
         before = str(func) if self.verify_each else None
-        result = _PASSES[name](func, self.options)
+        in_place = getattr(_PASSES[name], "in_place", None)
+        if in_place is not None and self.owns(func):
+            in_place(func, self.options)
+            result = func
+        else:
+            result = _PASSES[name](func, self.options)
         if self.verify_each:
             if str(func) != before:
                 raise AssertionError(f"pass {name!r} mutated its input function @{func.name}")
@@ -145,6 +172,12 @@ class _Runner:
         if self.dump is not None and (self.dump == "all" or name in self.dump):
             self.on_dump(name, result)
         return result
+
+
+    def owns(self, func: Func) -> bool:
+        """Whether `func` is an intermediate only this pipeline has seen: not its input, not
+        shown to a dump hook, and not checked for mutation (verify_each)."""
+        return func is not self.input and self.dump is None and not self.verify_each
 
 
 def fingerprint(func: Func) -> list:
@@ -199,6 +232,7 @@ def run_pipeline(func: Func, pipeline: str | Iterable[str], verify_each: bool = 
     """
     options = PassOptions(fastmath, MappingProxyType(dict(extra)))
     runner = _Runner(options, verify_each, dump, on_dump)
+    runner.input = func
     if verify_each:
         _verify(func, "pipeline input")
     return runner.steps(func, split_pipeline(pipeline))

@@ -23,15 +23,13 @@ from collections import deque
 import numpy as np
 
 from ..ir import Block, Builder, Func, Op
-from .driver import DEFAULT_OPTIONS, PassOptions, register
+from .driver import DEFAULT_OPTIONS, PassOptions, register, register_in_place
 from .rewrite import ValueMap, const_value, python_scalar
 
 
-@register("fold")
-def fold(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
-    new = func.clone()
-    _Folder(options).block(new.body.block)
-    return new
+@register_in_place("fold")
+def fold(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> None:
+    _Folder(options).block(func.body.block)
 
 
 register("simplify")(fold)

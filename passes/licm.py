@@ -16,15 +16,13 @@ Invariants:
 from __future__ import annotations
 
 from ..ir import Block, Func, Op
-from .driver import DEFAULT_OPTIONS, PassOptions, register
+from .driver import DEFAULT_OPTIONS, PassOptions, register_in_place
 from .rewrite import LOOPS, values_defined_in
 
 
-@register("licm")
-def licm(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
-    new = func.clone()
-    _block(new.body.block)
-    return new
+@register_in_place("licm")
+def licm(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> None:
+    _block(func.body.block)
 
 
 def _block(block: Block) -> None:

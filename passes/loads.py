@@ -13,7 +13,7 @@ one tape instead of two.)
 from __future__ import annotations
 
 from ..ir import Block, Func, Op
-from .driver import DEFAULT_OPTIONS, PassOptions, register
+from .driver import DEFAULT_OPTIONS, PassOptions, register_in_place
 from .rewrite import ValueMap
 
 
@@ -48,8 +48,6 @@ def _block(block: Block, vmap: ValueMap) -> None:
     block.ops = kept
 
 
-@register("load-cse")
-def load_cse(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
-    new = func.clone()
-    _block(new.body.block, ValueMap())
-    return new
+@register_in_place("load-cse")
+def load_cse(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> None:
+    _block(func.body.block, ValueMap())

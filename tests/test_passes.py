@@ -209,6 +209,22 @@ def test_passes_do_not_mutate_their_input():
         assert str(f) == before
 
 
+def test_a_pipeline_clones_its_input_once_and_leaves_it_alone(monkeypatch):
+    """In-place passes run on the pipeline's own copy: one clone, not one per pass, with the
+    result the cloning passes give (verify_each runs those)."""
+    import programs
+    text = irad.jit(programs.p_heat, target="interpreter").ir(np.ones(12), 5, 0.2)
+    typed = irad.parse_ir(text).funcs["p_heat"]
+    before = str(typed)
+    clones = []
+    real = Func.clone
+    monkeypatch.setattr(Func, "clone", lambda self: clones.append(1) or real(self))
+    fast = run_pipeline(typed, "default")
+    assert len(clones) == 1 and str(typed) == before
+    monkeypatch.setattr(Func, "clone", real)
+    assert str(fast) == str(run_pipeline(typed, "default", verify_each=True))
+
+
 def test_unknown_pass_is_an_error():
     with pytest.raises(ValueError, match="unknown pass or pipeline 'nope'"):
         run_pipeline(_sample(), "fold,nope")
