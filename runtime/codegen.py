@@ -57,6 +57,9 @@ def lowering_for(desc):
     return _BY_KIND.get(type(desc))
 
 
+LIKELY, UNLIKELY = (1 << 20, 1), (1, 1 << 20)     # branch weights: (taken, not taken)
+
+
 @dataclass(frozen=True)
 class Options:
     fastmath: bool = False
@@ -81,6 +84,17 @@ class ModuleLowering:
         self.entry: str | None = None
         self._callees: set | None = None
         self._pending: list[str] = []
+        self._weights: dict = {}
+
+    def weigh(self, branch, weights) -> None:
+        """`branch.set_weights(weights)` with one metadata node per module and weights: llvmlite
+        looks the node up by formatting its operands, a third of a lowering's time."""
+        key = tuple(weights)
+        md = self._weights.get(key)
+        if md is None:
+            md = self._weights[key] = self.module.add_metadata(
+                [ir.MetaDataString(self.module, "branch_weights"), *(ir.Constant(I32, w) for w in key)])
+        branch.set_metadata("prof", md)
 
     def site(self, func: Func, op: Op, kind: str, axis: int = 0) -> ir.Constant:
         self.sites.append(Site(func.name, op.name, op.loc, kind, axis))
@@ -253,8 +267,8 @@ class FuncLowering:
         out = b.call(fn, [self.ctx, *flat])
         status = b.extract_value(out, 0)
         failed, ok = self.new_block(f"{name}.failed"), self.new_block(f"{name}.ok")
-        weights = [1 << 20, 1] if fails_rarely else [1, 1 << 20]
-        b.cbranch(b.icmp_signed("==", status, ir.Constant(I32, 0)), ok, failed).set_weights(weights)
+        weights = LIKELY if fails_rarely else UNLIKELY
+        self.ml.weigh(b.cbranch(b.icmp_signed("==", status, ir.Constant(I32, 0)), ok, failed), weights)
         b.position_at_end(failed)
         self.propagate(status)
         b.position_at_end(ok)
@@ -274,7 +288,7 @@ class FuncLowering:
               axis: int = 0) -> None:
         """Continue when `ok` (i1) holds, else fail with the given record."""
         good = self.fn.append_basic_block("ok")
-        self._branch_to_failure(lambda exit_: self.b.cbranch(ok, good, exit_).set_weights([1 << 20, 1]),
+        self._branch_to_failure(lambda exit_: self.ml.weigh(self.b.cbranch(ok, good, exit_), LIKELY),
                                 status, site, index, extent, axis)
         self.b.position_at_end(good)
 

@@ -287,7 +287,7 @@ def versioned_loop(L, op, plan: LoopPlan, values, trip) -> list:
     headers = _load_headers(L, plan) if plan.pops else None
     ok = precondition(L, op, plan, lo, step, trip, headers or {})
     fast, slow, merge = L.new_block("fast"), L.new_block("checked"), L.new_block("versions.end")
-    b.cbranch(ok, fast, slow).set_weights([1 << 20, 1])
+    L.ml.weigh(b.cbranch(ok, fast, slow), (1 << 20, 1))
     b.position_at_end(fast)
     fast_results = fast_loop(L, op, plan, lo, step, trip, inits, headers)
     fast_end = b.block
