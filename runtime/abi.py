@@ -31,6 +31,7 @@ from irad.types import ArrayType, ScalarType, TapeType, Type
 F64, F32 = ir.DoubleType(), ir.FloatType()
 I64, I32, I8, I1 = ir.IntType(64), ir.IntType(32), ir.IntType(8), ir.IntType(1)
 PTR = ir.PointerType()
+LIKELY, UNLIKELY = (1 << 20, 1), (1, 1 << 20)     # branch weights: (taken, not taken)
 VOID = ir.VoidType()
 
 ERR_FIELDS = 5                       # status, site, index, extent, axis

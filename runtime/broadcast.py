@@ -22,7 +22,7 @@ from __future__ import annotations
 from irad.ir import Op, Value
 from irad.types import I1, I64
 
-from .abi import i64
+from .abi import LIKELY, i64
 from .loops import add_incoming, group_values, phi_group
 
 
@@ -60,7 +60,7 @@ def specialized_loop(L, op: Op, values, lower) -> list:
     for s in scales[1:]:
         unit = b.and_(unit, b.icmp_unsigned("==", L.env[s], i64(1)))
     same, broadcast, merge = L.new_block("unit.scales"), L.new_block("broadcast"), L.new_block("scales.end")
-    L.ml.weigh(b.cbranch(unit, same, broadcast), (1 << 20, 1))
+    L.ml.weigh(b.cbranch(unit, same, broadcast), LIKELY)
     arms = []
     for block, override in ((same, True), (broadcast, False)):
         b.position_at_end(block)

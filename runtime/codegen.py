@@ -37,7 +37,8 @@ from irad.ops.lowering import Binary, Compare, Intrinsic, Libm, Special
 from . import blas, control, memory, scalars, tapes
 from .alias import AliasScopes
 from .hoist import Analysis
-from .abi import CTX, CTX_ERR, ERR_FIELDS, I32, I64, PTR, check_type, flat_types, flatten, i64, unflatten
+from .abi import (CTX, CTX_ERR, ERR_FIELDS, I32, I64, LIKELY, PTR, UNLIKELY, check_type, flat_types,
+                  flatten, i64, unflatten)
 from .errors import INDEX, Site
 
 FAST_FLAGS = ("reassoc", "contract", "nsz", "arcp", "afn")
@@ -55,9 +56,6 @@ def lowering_for(desc):
             return TERMINATORS
         return SPECIALS.get(desc.name)
     return _BY_KIND.get(type(desc))
-
-
-LIKELY, UNLIKELY = (1 << 20, 1), (1, 1 << 20)     # branch weights: (taken, not taken)
 
 
 @dataclass(frozen=True)

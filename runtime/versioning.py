@@ -39,7 +39,8 @@ from __future__ import annotations
 
 from llvmlite import ir
 
-from .abi import I1, I32, PTR, TAPE_CURSOR, TAPE_DATA, TAPE_LEN, flat_types, flatten, i64, unflatten
+from .abi import (I1, I32, LIKELY, PTR, TAPE_CURSOR, TAPE_DATA, TAPE_LEN, flat_types, flatten, i64,
+                  unflatten)
 from .errors import VALUE
 from .hoist import LoopPlan, free_values
 from .loops import add, add_incoming, constant, counted_loop, group_values, mul, phi_group, sub, trip_count
@@ -287,7 +288,7 @@ def versioned_loop(L, op, plan: LoopPlan, values, trip) -> list:
     headers = _load_headers(L, plan) if plan.pops else None
     ok = precondition(L, op, plan, lo, step, trip, headers or {})
     fast, slow, merge = L.new_block("fast"), L.new_block("checked"), L.new_block("versions.end")
-    L.ml.weigh(b.cbranch(ok, fast, slow), (1 << 20, 1))
+    L.ml.weigh(b.cbranch(ok, fast, slow), LIKELY)
     b.position_at_end(fast)
     fast_results = fast_loop(L, op, plan, lo, step, trip, inits, headers)
     fast_end = b.block
