@@ -223,7 +223,7 @@ class GradientProgram:
         return outputs[:n], outputs[n:]
 
 
-GRADIENT_PASSES = "promote-accumulations,retime-accumulations,fuse-loops,specialize-extents,dce"
+GRADIENT_PASSES = "promote-accumulations,retime-accumulations,fuse-loops,zero-slots,fold,specialize-extents,dce"
 
 
 def optimize_gradient(grad, info, options):

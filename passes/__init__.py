@@ -5,13 +5,15 @@ Importing this package registers every pass. Pipelines:
   repeated until the IR stops changing (at most 8 rounds).
 Gradients then run "promote-accumulations" (`promote.py`) and
 "retime-accumulations" (`retime.py`) with their shadow arguments as
-`noalias_args`, then "fuse-loops" (`fuse.py`) and "specialize-extents"
-(`specialize.py`); pullbacks run only "specialize-extents" on their two
+`noalias_args`, then "fuse-loops" (`fuse.py`), "zero-slots" (`zero_slots.py`:
+shadow arrays that are zero whenever read go) with "fold", and
+"specialize-extents" (`specialize.py`); pullbacks run only "specialize-extents" on their two
 halves.
 """
 from .driver import (DEFAULT_OPTIONS, PassOptions, Pipeline, get_pass, register,  # noqa: F401
                      register_in_place, register_pipeline, registered_passes, registered_pipelines,
                      run_pass, run_pipeline, split_pipeline, unregister)
-from . import dce, cse, fold, fuse, licm, loads, carried_arrays, promote, retime, specialize  # noqa: F401,E402
+from . import (dce, cse, fold, fuse, licm, loads, carried_arrays, promote, retime,  # noqa: F401,E402
+               specialize, zero_slots)
 
 register_pipeline("default", "fold,cse,load-cse,licm,dce", fixpoint=True)
