@@ -9,12 +9,12 @@ stored; the array is then only written, and its writes go (the heat
 gradient's `tmp` shadow: two loads and two stores per element).
 
 Invariants:
-- Only arrays of floats made by an `alloc` that a `fill` with 0 follows in
+- Only arrays of floats made by an `alloc` that a `fill` with +0.0 follows in
   the same block, before any other use, qualify; their every other use is
   `dim`, or an `inbounds` `load`/`store` (reverse mode's, proven in
   range: removing one removes no bounds check).
 - A window is a store of something other than the constant 0 at index I,
-  followed in the same block by a store of 0 at the same index values I,
+  followed in the same block by a store of +0.0 at the same index values I,
   with nothing between that touches the array except loads at exactly I.
   Any store that is neither a window's start nor a 0 store disqualifies.
 - The array's stores and fill are removed once no load reads it; the
@@ -23,7 +23,9 @@ Invariants:
 """
 from __future__ import annotations
 
-from ..ir import Block, Builder, Func, Op
+import math
+
+from ..ir import Block, Func, Op
 from .driver import DEFAULT_OPTIONS, PassOptions, register_in_place
 from .rewrite import ValueMap, const_value
 
@@ -47,7 +49,7 @@ def _plan(alloc: Op, uses: list[Op]):
     if not array.type.dtype.is_float or not uses or uses[0].name != "fill":
         return None
     fill = uses[0]
-    if fill.parent is not alloc.parent or const_value(fill.operands[1]) != 0 or fill.operands[0] is not array:
+    if fill.parent is not alloc.parent or not _is_zero(fill.operands[1]) or fill.operands[0] is not array:
         return None
     if not _follows(alloc.parent, fill, uses[1:]):
         return None
@@ -102,8 +104,9 @@ def _window(store: Op, array) -> dict | None:
 
 
 def _is_zero(v) -> bool:
+    """Whether v is the constant +0.0 (the value a replaced read gets; -0.0 is not it)."""
     c = const_value(v)
-    return c is not None and c == 0
+    return c is not None and c == 0 and math.copysign(1.0, c) > 0
 
 
 def _rewrite(func: Func, alloc: Op, uses, forwarded: dict, zero_loads, removed) -> None:
