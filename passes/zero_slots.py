@@ -36,7 +36,7 @@ def zero_slots(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> None:
         uses = _uses(func, alloc.result)
         plan = _plan(alloc, uses)
         if plan is not None:
-            _rewrite(func, alloc, uses, *plan)
+            _rewrite(func, *plan)
 
 
 def _uses(func: Func, array) -> list[Op]:
@@ -49,14 +49,13 @@ def _plan(alloc: Op, uses: list[Op]):
     if not array.type.dtype.is_float or not uses or uses[0].name != "fill":
         return None
     fill = uses[0]
-    if fill.parent is not alloc.parent or not _is_zero(fill.operands[1]) or fill.operands[0] is not array:
+    if fill.parent is not alloc.parent or not _is_zero(fill.operands[1]):
         return None
     if not _follows(alloc.parent, fill, uses[1:]):
         return None
     stores = [u for u in uses[1:] if u.name == "store"]
     loads = [u for u in uses[1:] if u.name == "load"]
     if any(u.name not in ("store", "load", "dim") for u in uses[1:]) \
-            or any(u.name == "store" and u.operands[1] is not array for u in uses[1:]) \
             or not all(u.attrs.get("inbounds") for u in stores + loads):
         return None
     forwarded: dict = {}
@@ -109,18 +108,19 @@ def _is_zero(v) -> bool:
     return c is not None and c == 0 and math.copysign(1.0, c) > 0
 
 
-def _rewrite(func: Func, alloc: Op, uses, forwarded: dict, zero_loads, removed) -> None:
+def _rewrite(func: Func, forwarded: dict, zero_loads, removed) -> None:
     vmap = ValueMap()
     for load, value in forwarded.items():
         vmap.replace(load.result, value)
-    for load in zero_loads:
-        zero = Op("const", [], [load.result.type], {"value": 0.0, "type": load.result.type}, loc=load.loc)
-        index = load.parent.ops.index(load)
-        load.parent.ops.insert(index, zero)
-        zero.parent = load.parent
-        vmap.replace(load.result, zero.result)
+    if zero_loads:
+        t = zero_loads[0].result.type
+        zero = Op("const", [], [t], {"value": 0.0, "type": t})
+        func.body.block.ops.insert(0, zero)             # the entry block dominates every read
+        zero.parent = func.body.block
+        for load in zero_loads:
+            vmap.replace(load.result, zero.result)
     gone = {id(op) for op in (*removed, *forwarded, *zero_loads)}
-    for op in list(func.walk()):
+    for op in func.walk():
         vmap.apply(op)
     _drop(func.body.block, gone)
 
