@@ -14,6 +14,13 @@ where the reverse sweep is building code.
   entry into the loop; otherwise popped from a tape that the forward sweep
   pushes the value onto. Every tape is a separate stack, so pushes and pops
   pair up whatever the nesting.
+- An integer a `for` loop carries as `v + step`, where step does not depend
+  on v (a counter bumped by a varying amount, or by an inner loop's trip
+  count), is recovered backwards instead of taped: the reverse loop carries
+  the loop's final value and subtracts each iteration's step (integers wrap,
+  so the subtraction undoes the addition exactly).
+- A load that a later sibling loop's snapshot of the same array also holds
+  (no write in between) reads the restored snapshot instead of a tape.
 - Arrays are never taped: an array's extents are (`extent`).
 
 Invariant: a value obtained here equals the forward sweep's value at the
@@ -36,6 +43,7 @@ class Context:
     b: Builder
     cache: dict = field(default_factory=dict)
     shadows: dict = field(default_factory=dict)
+    recovered: list = field(default_factory=list)   # [(carried index, reverse block arg, value)]
 
 
 class PrimalValues:
@@ -80,7 +88,8 @@ class PrimalValues:
         if isinstance(v, BlockArg):
             return {v}
         if not self.recomputable(v.op):
-            return set() if self.snapshot_loop(v.op) is not None else {v}
+            snapshotted = self.snapshot_loop(v.op) is not None or self.sibling_snapshot(v.op) is not None
+            return set() if snapshotted else {v}
         if v.op.name == "dim":
             return self.extent_tapes(v.op.operands[0], v.op.attrs["axis"], limit, seen)
         needed: set = set()
@@ -106,6 +115,9 @@ class PrimalValues:
             induction = self.induction(v, ctx)
             if induction is not None:
                 return induction
+            recovered = self.recover_backwards(v, ctx)
+            if recovered is not None:
+                return recovered
             self.taped_leaves.add(v)
             return self.tape(self.fwd[v], ctx)
         op = v.op
@@ -120,6 +132,9 @@ class PrimalValues:
             snapshot = self.snapshot_loop(op)
             if snapshot is not None:
                 copy = self.restored(op.operands[0], snapshot)
+                return ctx.b.load(copy, *[self.primal(i) for i in op.operands[1:]])
+            copy = self.sibling_snapshot(op)
+            if copy is not None:
                 return ctx.b.load(copy, *[self.primal(i) for i in op.operands[1:]])
             loop = self.invariant_loop(op)
             if loop is not None:
@@ -185,6 +200,46 @@ class PrimalValues:
         lo, step, init = (self.primal(x) for x in (loop.operands[0], loop.operands[2], loop.operands[2 + v.index]))
         trips_before = b.floordiv(b.sub(self.primal(block.args[0]), lo), step)
         return b.add(init, b.mul(trips_before, self.primal(amount)))
+
+    def recover_backwards(self, v: BlockArg, ctx: Context) -> Value | None:
+        """v in this iteration as (v after it) - step, for an integer its `for` loop carries as
+        v + step with step independent of v. The reverse loop carries v after each iteration,
+        from the loop's result down (`reverse_for` adds the initial value and the yield)."""
+        step = carried_step(v)
+        if step is None or ctx.b.block.parent is not None:     # the reverse body is complete
+            return None
+        after = ctx.b.block.add_arg(v.type, v.hint)
+        value = ctx.b.sub(after, step(self.primal, ctx.b))
+        ctx.recovered.append((v.index - 1, after, value))
+        return value
+
+    def sibling_snapshot(self, load: Op) -> Value | None:
+        """The restored snapshot of load's array taken when a later loop in the same block as
+        load's innermost loop started, if the reverse sweep made one (it reverses that loop
+        first) and nothing writes the array from load's loop up to it: the snapshot then holds
+        what the load read, in the matching iteration of every enclosing loop."""
+        array = load.operands[0]
+        if load.name != "load" or defining_block(array) is not self.top_block:
+            return None
+        block, own = load.parent, None
+        while block is not self.top_block and own is None:
+            op = block.parent.parent
+            own, block = (op if op.name in ("for", "while") else None), op.parent
+        ctx = None if own is None else self.top if own.parent is self.top_block else self.contexts.get(own.parent)
+        if ctx is None:
+            return None
+        cls, ops = self.act.cls(array), own.parent.ops
+
+        def writes(op: Op) -> bool:
+            return any(o.name == "call" or (written_array(o) is not None and self.act.cls(written_array(o)) is cls)
+                       for o in op.walk())
+        if writes(own):
+            return None
+        for later in ops[ops.index(own) + 1:]:
+            copy = ctx.cache.get(("snapshot", array, later))
+            if copy is not None or writes(later):
+                return copy
+        return None
 
     def invariant_loop(self, load: Op) -> Op | None:
         """The `for` loop whose body holds `load` directly, if the load reads the same
@@ -347,6 +402,58 @@ class PrimalValues:
 
 
 # ---- helpers -----------------------------------------------------------------------
+
+def carried_step(v: BlockArg):
+    """For an integer its `for` loop carries as v + step, with step not computed from v: a
+    function (primal, builder) -> step in the reverse sweep; else None. The step is an amount
+    added (or subtracted) in the body, or an inner `for` loop's trip count times the invariant
+    amount that loop adds to its own carried copy of v."""
+    block = v.block
+    loop = block.parent.parent if block.parent is not None else None
+    if loop is None or loop.name != "for" or v.index == 0 or not v.type.is_int:
+        return None
+    y = block.terminator.operands[v.index - 1]
+    if not isinstance(y, OpResult) or y.op.parent is not block:
+        return None
+    if y.op.name in ("add", "sub") and v in y.op.operands:
+        amount = y.op.operands[1] if y.op.operands[0] is v else y.op.operands[0]
+        if amount is v or (y.op.name == "sub" and y.op.operands[0] is not v) or depends_on(amount, v, loop):
+            return None
+        if y.op.name == "sub":
+            return lambda primal, b: b.neg(primal(amount))
+        return lambda primal, b: primal(amount)
+    inner = y.op
+    k = inner.results.index(y) if inner.name == "for" else -1
+    if k < 0 or inner.operands[3 + k] is not v or any(depends_on(x, v, loop) for x in inner.operands[:3]):
+        return None
+    w = inner.regions[0].block.args[1 + k]
+    bumped = inner.regions[0].block.terminator.operands[k]
+    if not (isinstance(bumped, OpResult) and bumped.op.name == "add" and w in bumped.op.operands
+            and bumped.op.parent is w.block):
+        return None
+    amount = bumped.op.operands[1] if bumped.op.operands[0] is w else bumped.op.operands[0]
+    if encloses(inner, defining_block(amount)) or depends_on(amount, v, loop):
+        return None
+    return lambda primal, b: b.mul(trip_count(b, *[primal(x) for x in inner.operands[:3]]), primal(amount))
+
+
+def depends_on(x: Value, v: Value, loop: Op) -> bool:
+    """Is x computed from v by ops inside loop?"""
+    stack, seen = [x], set()
+    while stack:
+        x = stack.pop()
+        if x is v:
+            return True
+        if x in seen or not encloses(loop, defining_block(x)):
+            continue
+        seen.add(x)
+        if isinstance(x, BlockArg):
+            if x.block is not v.block:
+                return True          # another loop's carried value: unknown, assume it might
+            continue
+        stack.extend(x.op.operands)
+    return False
+
 
 def encloses(op: Op, block: Block) -> bool:
     """Is block nested (at any depth) in op's regions?"""

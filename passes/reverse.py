@@ -453,13 +453,14 @@ class Reverser(PrimalValues):
         ctx, saved_adj, saved_ctx = self.run_region(body, block, outer_args, seeds, setup=setup)
         new_carried = [self.adj.get(carried[k]) or self.zero(carried[k]) for k in active]
         ctx.b.emit("yield", *new_carried, *[self.adj.get(v) or self.zero(v) for v in outer],
-                   *self.permuted_now(op, ctx))
+                   *self.permuted_now(op, ctx), *[value for _, _, value in ctx.recovered])
         self.leave(body, saved_adj, saved_ctx)
+        finals = [self.primal(op.results[k]) for k, _, _ in ctx.recovered]   # counted down from
         passed_through = all(a is x for a, x in zip(new_carried, block.args[1:1 + n]))
-        if passed_through and not arrays and self.order_free(op, block):
+        if passed_through and not arrays and not finals and self.order_free(op, block):
             read_tapes_in_order(block, self.ctx.b, lo, hi, step)
             first, stop, back = lo, hi, step
-        results = as_list(self.ctx.b.emit("for", first, stop, back, *cts, *inits, *arrays,
+        results = as_list(self.ctx.b.emit("for", first, stop, back, *cts, *inits, *arrays, *finals,
                                           regions=[Region([block])]))
         for k, r in zip(active, results[:n]):
             self.accumulate(op.operands[3 + k], r)

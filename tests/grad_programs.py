@@ -378,7 +378,77 @@ def g_packed_triangle(x, lower, w):
     return s
 
 
+def g_ragged_rows(x, w):
+    """Rows of varying length packed end to end: `start` advances by each row's length (not
+    a constant) and `end` falls by it, both counted back down in the reverse sweep."""
+    total = 0.0
+    for rep in range(2):
+        start = 0
+        end = len(x)
+        for r in range(len(w)):
+            length = r % 3 + 1
+            acc = 0.0
+            for j in range(length):
+                acc += x[start + j] * w[r] + x[end - 1 - j]
+            start += length
+            end -= length
+            total += math.sin(acc)
+        x[0] = x[0] * 0.5
+    return total
+
+
+def g_packed_triangle_steps(x, lower):
+    """The packed triangle inside a time loop: its index is counted down from the value the
+    loop ended with, which is taped once per step."""
+    n = len(x)
+    s = 0.0
+    for step in range(3):
+        y = np.zeros(n)
+        idx = 0
+        for i in range(n):
+            for j in range(i + 1, n):
+                y[j] += lower[idx] * x[i]
+                idx += 1
+        for j in range(n):
+            x[j] = math.tanh(x[j] + y[j])
+            s += y[j] * y[j]
+    return s
+
+
+def centered_quadratic(write_between: bool):
+    """GMM's inner step: `xc` is written, read by a loop, then read by a loop nest (which
+    snapshots it) and overwritten for the next component. Without `write_between` the first
+    loop's reads come from the nest's snapshot; with it, a write in between rules that out."""
+    def f(x, m, lower):
+        k, d = m.shape
+        xc = np.zeros(d)
+        q = np.zeros(d)
+        s = 0.0
+        for c in range(k):
+            for j in range(d):
+                xc[j] = x[j] - m[c, j]
+            for j in range(d):
+                q[j] = m[c, j] * xc[j]
+            if write_between:
+                xc[0] = xc[0] * 1.5
+            for i in range(d):
+                for j in range(i + 1, d):
+                    q[j] += lower[c, i] * xc[i] * xc[j]
+            for j in range(d):
+                s += q[j] * q[j]
+        return s
+    return f
+
+
+g_centered_quadratic = centered_quadratic(False)
+
+
 CASES = [
+    ("ragged_rows", g_ragged_rows, lambda: (vec(9), vec(4))),
+    ("packed_triangle_steps", g_packed_triangle_steps, lambda: (vec(4), vec(6))),
+    ("centered_quadratic", g_centered_quadratic, lambda: (vec(4), vec(12).reshape(3, 4), vec(12).reshape(3, 4))),
+    ("centered_quadratic_write_between", centered_quadratic(True),
+     lambda: (vec(4), vec(12).reshape(3, 4), vec(12).reshape(3, 4))),
     ("pair_forces", golden.pair_forces, lambda: (vec(5), 0.3)),
     ("packed_triangle", g_packed_triangle, lambda: (vec(5), vec(10), 0.7)),
     ("poly", g_poly, lambda: (1.3, -0.7, 2.1)),

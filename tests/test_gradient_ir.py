@@ -56,13 +56,45 @@ def test_tape_bytes_are_exactly_the_overwritten_values():
     # Gauss-Seidel: u[i] before it is overwritten, once per interior point and sweep
     assert tape_bytes(programs.gauss_seidel, np.ones(n), 0.3) == 8 * (n - 2) * 3
     assert tape_bytes(programs.scale_then_sum, np.ones(n), 2.0) == 8 * n
-    # the packed triangle: x[i] once per outer iteration and one outer carried index,
-    # not one of each per inner iteration (n(n-1)/2)
     # stage values are recomputed from the taped y[i] rather than taped themselves
     assert tape_bytes(programs.midpoint_steps, np.ones(n), 0.5, 0.1) == 8 * n * 3
     # the pair loop's array is snapshotted per step: n values, not n^2 pair terms
     assert tape_bytes(programs.pair_forces, np.linspace(0, 1, n), irad.Const(0.1)) == 8 * n * 2
-    assert tape_bytes(programs.packed_triangle, np.ones(n), np.ones(n * (n - 1) // 2)) == 8 * n * 2
+    # the packed triangle: x[i] once per outer iteration, not once per inner iteration
+    # (n(n-1)/2); the carried index is counted back down, not taped
+    assert tape_bytes(programs.packed_triangle, np.ones(n), np.ones(n * (n - 1) // 2)) == 8 * n
+
+
+def test_carried_integers_are_counted_back_down_not_taped():
+    import grad_programs as gp
+    x, w = np.linspace(-1, 1, 9), np.linspace(-1, 1, 4)
+    text = irad.jit_gradient(gp.g_ragged_rows, target="interpreter").ir(x, w)
+    int_tapes = re.findall(r"(%tape[.0-9]*) = tape_new : tape<i64>", text)
+    # start and end advance by a varying row length: the reverse sweep subtracts it; only the
+    # values the row loop ends with are taped, once per repetition, not once per row
+    assert len(int_tapes) == 2
+    for tape in int_tapes:
+        (push,) = [line for line in text.splitlines() if f"tape_push {tape}," in line]
+        assert push.startswith("    tape_push")          # in the repetition loop's body
+    irad.check_gradient(gp.g_ragged_rows, x.copy(), w)
+    irad.check_gradient(gp.g_ragged_rows, irad.AutoInterpreter(), x.copy(), w)
+    # split mode: the reverse function counts down from the final values the forward one kept
+    want = irad.gradient(gp.g_ragged_rows, x.copy(), w)
+    _, back = irad.pullback(gp.g_ragged_rows, x.copy(), w)
+    for got in (back(1.0), back(1.0)):
+        np.testing.assert_allclose(got[0], want[0], rtol=1e-12)
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-12)
+
+
+def test_a_load_before_a_snapshotted_nest_reads_the_snapshot():
+    import grad_programs as gp
+    from irad.autodiff import tape_bytes
+    args = (np.linspace(-1, 1, 4), np.linspace(0, 1, 12).reshape(3, 4), np.linspace(1, 2, 12).reshape(3, 4))
+    # per component: xc as the nest starts (4 values) and q (4 values); the loop before the nest
+    # reads xc from that snapshot rather than taping its own copy
+    assert tape_bytes(gp.g_centered_quadratic, *args) == 3 * (4 + 4) * 8
+    # a write to xc between the loop and the nest: the loop tapes what it read
+    assert tape_bytes(gp.centered_quadratic(True), *args) == 3 * (4 + 4 + 4) * 8
 
 
 def test_stored_transcendental_results_are_reloaded_not_recomputed():
