@@ -13,7 +13,8 @@ Invariants:
 - `if` on a constant condition is replaced by the ops of the chosen
   region; a `for` with a constant trip count of 0 becomes its inits, of 1
   its inlined body; a `while` whose condition is constant false becomes
-  one run of its before region.
+  one run of its before region. A value a `for` carries that every
+  iteration yields unchanged is its initial value, inside and after.
 - Removed ops leave their operands' definitions behind: run "dce" after.
 """
 from __future__ import annotations
@@ -134,9 +135,13 @@ def _fold_for(f: _Folder, op: Op, block: Block) -> list[Op]:
         for r, v in zip(op.results, inits):
             f.vmap.replace(r, v)
         return []
+    body = op.regions[0].block
     if trips == 1:
-        body = op.regions[0].block
         return f.inline(op, body, [op.operands[0], *inits], body.terminator.operands)
+    for arg, yielded, init, result in zip(body.args[1:], body.terminator.operands, inits, op.results):
+        if yielded is arg:
+            f.vmap.replace(arg, init)
+            f.vmap.replace(result, init)
     return f.regions(op, block)
 
 

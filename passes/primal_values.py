@@ -34,6 +34,7 @@ from ..errors import UnsupportedError
 from ..ir import Block, BlockArg, Builder, Func, Op, OpResult, Region, Value
 from ..types import I64, TapeType
 from .activity import Activity, defining_block, written_array
+from .rewrite import const_value
 
 @dataclass
 class Context:
@@ -340,31 +341,70 @@ class PrimalValues:
 
     def restored(self, array: Value, loop: Op) -> Value:
         """A scratch array holding `array` as it was when `loop` started (in the matching
-        iteration): the forward sweep pushes every element on entry to the loop; the reverse
-        sweep pops them back just before reversing the loop."""
+        iteration). When a loop just before filled every element from arrays nothing
+        overwrites, the reverse sweep runs that fill again (`refill`); otherwise the forward
+        sweep pushes every element on entry to the loop and the reverse sweep pops them back,
+        just before reversing the loop."""
         ctx = self.context_of(loop.parent)
         key = ("snapshot", array, loop)
         if key in ctx.cache:
             return ctx.cache[key]
         t = array.type
-        tape = self.new_tape(t.dtype)
-        scratch = Block()
-        b = Builder(scratch, loc=loop.loc)
         source = self.fwd[array]
-        extents = [b.dim(source, axis=k) for k in range(t.ndim)]
-        size = b.const(1, I64)
-        for e in extents:
-            size = b.mul(size, e)
-        b.emit("tape_reserve", tape, size)
-        element_loop(b, extents, lambda eb, idx: eb.emit("tape_push", tape, eb.load(source, *idx)))
-        self.insert_forward(self.fwd_ops[loop], scratch.ops)
         top = self.top.b
         copy = top.alloc(*[top.dim(source, axis=k) for k in range(t.ndim)], type=t.with_layout("C"))
         extents = [ctx.b.dim(copy, axis=k) for k in range(t.ndim)]
-        element_loop(ctx.b, extents, lambda eb, idx: eb.store(eb.emit("tape_pop", tape), copy, *idx),
-                     backwards=True)
+        fill = self.refill(array, loop)
+        if fill is not None:          # over the fill's own range: fuse-loops may join it to a neighbour
+            extent, element = fill
+            element_loop(ctx.b, [self.primal(extent)], lambda eb, idx: eb.store(element(eb, idx[0]), copy, *idx))
+        else:
+            tape = self.new_tape(t.dtype)
+            scratch = Block()
+            b = Builder(scratch, loc=loop.loc)
+            forward_extents = [b.dim(source, axis=k) for k in range(t.ndim)]
+            size = b.const(1, I64)
+            for e in forward_extents:
+                size = b.mul(size, e)
+            b.emit("tape_reserve", tape, size)
+            element_loop(b, forward_extents, lambda eb, idx: eb.emit("tape_push", tape, eb.load(source, *idx)))
+            self.insert_forward(self.fwd_ops[loop], scratch.ops)
+            element_loop(ctx.b, extents, lambda eb, idx: eb.store(eb.emit("tape_pop", tape), copy, *idx),
+                         backwards=True)
         ctx.cache[key] = copy
         return copy
+
+    def refill(self, array: Value, loop: Op):
+        """(extent, function (builder, index) -> the element `array` holds when `loop` starts)
+        when the last writer before it is a `for` over the whole (1-D) array, in the same block,
+        that stores at [iv] a value computed by pure ops from loads nothing overwrites; else None."""
+        ops, cls = loop.parent.ops, self.act.cls(array)
+        before = ops[:ops.index(loop)]
+        writers = [k for k, o in enumerate(before) if any(
+            i.name == "call" or (written_array(i) is not None and self.act.cls(written_array(i)) is cls)
+            for i in o.walk())]
+        fill = before[writers[-1]] if writers else None
+        if fill is None or fill.name != "for" or array.type.ndim != 1 or not _covers(fill, array):
+            return None
+        body = fill.regions[0].block
+        iv = body.args[0]
+        stores = [o for o in fill.walk() if written_array(o) is not None and self.act.cls(written_array(o)) is cls]
+        if len(stores) != 1 or stores[0].name != "store" or stores[0].parent is not body \
+                or stores[0].operands[1] is not array or stores[0].operands[2:] != [iv]:
+            return None
+        inside = [o for o in body.ops if o is not stores[0] and o.name != "yield"]
+        if any(o.regions or o.name == "call" or not (o.opdef.pure or o in self.reload_ok) for o in inside):
+            return None
+
+        def element(b: Builder, index: Value) -> Value:
+            mapped = {iv: index}
+            for o in inside:
+                operands = [mapped[x] if x in mapped else self.primal(x) for x in o.operands]
+                new = b.block.append(Op(o.name, operands, [r.type for r in o.results], o.attrs, loc=o.loc))
+                mapped.update(zip(o.results, new.results))
+            value = stores[0].operands[0]
+            return mapped[value] if value in mapped else self.primal(value)
+        return fill.operands[1], element
 
     def reserve_at_loop_entry(self, tape: Value, fwd_value: Value):
         """Size the tape for a `for` loop's trip count when the loop starts, if its body
@@ -526,6 +566,15 @@ def root_array(v: Value) -> Value:
     while isinstance(v, OpResult) and v.op.opdef.is_view:
         v = v.op.operands[0]
     return v
+
+
+def _covers(loop: Op, array: Value) -> bool:
+    """Does `for` loop run its variable over every index of 1-D `array`, 0 to its extent by 1?"""
+    lo, hi, step = loop.operands[:3]
+    extent = array.op.operands[0] if isinstance(array, OpResult) and array.op.name == "alloc" else None
+    hi_is_extent = hi is extent or (isinstance(hi, OpResult) and hi.op.name == "dim"
+                                    and hi.op.operands[0] is array and hi.op.attrs["axis"] == 0)
+    return hi_is_extent and const_value(lo) == 0 and const_value(step) == 1
 
 
 def element_loop(b: Builder, extents, body, backwards: bool = False) -> None:

@@ -415,10 +415,11 @@ def g_packed_triangle_steps(x, lower):
     return s
 
 
-def centered_quadratic(write_between: bool):
-    """GMM's inner step: `xc` is written, read by a loop, then read by a loop nest (which
-    snapshots it) and overwritten for the next component. Without `write_between` the first
-    loop's reads come from the nest's snapshot; with it, a write in between rules that out."""
+def centered_quadratic(write_between: bool, scale_x: bool = False):
+    """GMM's inner step: `xc` is filled from x and m, read by a loop, then read by a loop nest
+    (which snapshots it) and overwritten for the next component. The reverse sweep refills
+    the snapshot from x and m, unless `scale_x` overwrites x (then it is taped). The loop
+    before the nest reads the snapshot too, unless `write_between` writes xc in between."""
     def f(x, m, lower):
         k, d = m.shape
         xc = np.zeros(d)
@@ -436,6 +437,8 @@ def centered_quadratic(write_between: bool):
                     q[j] += lower[c, i] * xc[i] * xc[j]
             for j in range(d):
                 s += q[j] * q[j]
+            if scale_x:
+                x[c % d] = x[c % d] * 0.5
         return s
     return f
 
@@ -448,6 +451,8 @@ CASES = [
     ("packed_triangle_steps", g_packed_triangle_steps, lambda: (vec(4), vec(6))),
     ("centered_quadratic", g_centered_quadratic, lambda: (vec(4), vec(12).reshape(3, 4), vec(12).reshape(3, 4))),
     ("centered_quadratic_write_between", centered_quadratic(True),
+     lambda: (vec(4), vec(12).reshape(3, 4), vec(12).reshape(3, 4))),
+    ("centered_quadratic_taped", centered_quadratic(False, scale_x=True),
      lambda: (vec(4), vec(12).reshape(3, 4), vec(12).reshape(3, 4))),
     ("pair_forces", golden.pair_forces, lambda: (vec(5), 0.3)),
     ("packed_triangle", g_packed_triangle, lambda: (vec(5), vec(10), 0.7)),

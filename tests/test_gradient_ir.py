@@ -90,11 +90,46 @@ def test_a_load_before_a_snapshotted_nest_reads_the_snapshot():
     import grad_programs as gp
     from irad.autodiff import tape_bytes
     args = (np.linspace(-1, 1, 4), np.linspace(0, 1, 12).reshape(3, 4), np.linspace(1, 2, 12).reshape(3, 4))
-    # per component: xc as the nest starts (4 values) and q (4 values); the loop before the nest
-    # reads xc from that snapshot rather than taping its own copy
-    assert tape_bytes(gp.g_centered_quadratic, *args) == 3 * (4 + 4) * 8
+    # x is overwritten, so xc's snapshot is taped: per component xc as the nest starts (4
+    # values) and q (4); the loop before the nest reads xc from that snapshot, not its own tape
+    assert tape_bytes(gp.centered_quadratic(False, scale_x=True), *args) == 3 * (4 + 4) * 8
     # a write to xc between the loop and the nest: the loop tapes what it read
-    assert tape_bytes(gp.centered_quadratic(True), *args) == 3 * (4 + 4 + 4) * 8
+    assert tape_bytes(gp.centered_quadratic(True, scale_x=True), *args) == 3 * (4 + 4 + 4) * 8
+
+
+def test_a_snapshot_filled_from_unchanged_arrays_is_refilled_not_taped():
+    import grad_programs as gp
+    from irad.autodiff import tape_bytes
+    args = (np.linspace(-1, 1, 4), np.linspace(0, 1, 12).reshape(3, 4), np.linspace(1, 2, 12).reshape(3, 4))
+    # xc = x - m[c] from arrays nothing overwrites: the reverse sweep recomputes it; only q is taped
+    assert tape_bytes(gp.g_centered_quadratic, *args) == 3 * 4 * 8
+    text = irad.jit_gradient(gp.g_centered_quadratic, target="interpreter").ir(*args)
+    reverse = text[text.index("tape_rewind"):]
+    assert re.search(r"= load %x\[.*\n.*= load %m\[.*\n.*= sub ", reverse)
+    irad.check_gradient(gp.g_centered_quadratic, *args)
+    irad.check_gradient(gp.g_centered_quadratic, irad.AutoInterpreter(), *args)
+
+
+def partly_filled(x, m):
+    d = x.shape[0]
+    xc = np.zeros(d)
+    s = 0.0
+    for c in range(m.shape[0]):
+        for j in range(1, d):             # xc[0] stays 0.0
+            xc[j] = x[j] - m[c, j]
+        for i in range(d):
+            for j in range(d):
+                s += xc[i] * xc[j] * m[c, j]
+    return s
+
+
+def test_a_partly_filled_snapshot_is_taped():
+    from irad.autodiff import tape_bytes
+    args = (np.linspace(-1, 1, 4), np.linspace(0, 1, 12).reshape(3, 4))
+    # a fill over 1..d does not define xc[0]: the nest's snapshot of xc is taped (4 per component)
+    assert tape_bytes(partly_filled, *args) == 3 * 4 * 8
+    irad.check_gradient(partly_filled, *args)
+    irad.check_gradient(partly_filled, irad.AutoInterpreter(), *args)
 
 
 def test_stored_transcendental_results_are_reloaded_not_recomputed():

@@ -87,11 +87,12 @@ def test_argument_that_may_alias_or_plain_reads_are_left_alone():
 
 
 def test_pairwise_adjoint_accumulates_row_i_in_registers():
-    """Each adjoint loop over j carries dpos[i, 0..2] in three more registers (3 + 3 results
-    in the energy's adjoint, 1 + 3 or more in the force loop's)."""
+    """Each adjoint loop over j carries dpos[i, 0..2] in three registers (3 results in the
+    energy's adjoint, 1 + 3 in the force loop's; adjoints every iteration passes through
+    unchanged are not carried, passes/fold.py)."""
     text = irad.jit_gradient(vp.pairwise).ir(RNG.normal(size=(4, 3)), np.ones(4), stage="gradient")
     results = [line.split("=")[0].count("%") for line in text.splitlines() if " for %j" in line]
-    assert max(results) >= 6 and min(results) >= 3
+    assert max(results) >= 4 and min(results) >= 3
 
 
 def test_loop_with_a_run_time_step_is_left_alone():
