@@ -384,7 +384,8 @@ class PrimalValues:
             i.name == "call" or (written_array(i) is not None and self.act.cls(written_array(i)) is cls)
             for i in o.walk())]
         fill = before[writers[-1]] if writers else None
-        if fill is None or fill.name != "for" or array.type.ndim != 1 or not _covers(fill, array):
+        if fill is None or fill.name != "for" or fill.results or array.type.ndim != 1 \
+                or not _covers(fill, array):
             return None
         body = fill.regions[0].block
         iv = body.args[0]

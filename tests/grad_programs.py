@@ -446,7 +446,25 @@ def centered_quadratic(write_between: bool, scale_x: bool = False):
 g_centered_quadratic = centered_quadratic(False)
 
 
+def g_running_fill(x, m):
+    """xc is filled by a loop that also carries a running sum, then read by a loop nest and
+    refilled for the next row: its snapshot is taped (the fill cannot run again on its own)."""
+    k, d = m.shape
+    xc = np.zeros(d)
+    s = 0.0
+    for c in range(k):
+        acc = 0.0
+        for j in range(d):
+            acc += m[c, j]
+            xc[j] = x[j] - acc
+        for i in range(d):
+            for j in range(d):
+                s += xc[i] * xc[j] * m[c, i]
+    return s
+
+
 CASES = [
+    ("running_fill", g_running_fill, lambda: (vec(4), vec(12).reshape(3, 4))),
     ("ragged_rows", g_ragged_rows, lambda: (vec(9), vec(4))),
     ("packed_triangle_steps", g_packed_triangle_steps, lambda: (vec(4), vec(6))),
     ("centered_quadratic", g_centered_quadratic, lambda: (vec(4), vec(12).reshape(3, 4), vec(12).reshape(3, 4))),
