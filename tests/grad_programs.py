@@ -463,7 +463,25 @@ def g_running_fill(x, m):
     return s
 
 
+def g_counter_in_branch(x, w):
+    """A counter stepped by a backwards inner loop's trip count, in a loop with step -2 inside a
+    branch: counted back down in the reverse sweep whatever the loops' directions."""
+    n = len(x)
+    s = 0.0
+    for rep in range(3):
+        if rep != 1:
+            pos = rep
+            for i in range(n - 1, -1, -2):
+                for j in range(n, i, -1):
+                    s += x[(pos + j) % n] * w[i % len(w)]
+                    pos += 1
+                s += math.cos(s * 0.01)
+        x[rep] = math.sin(x[rep])
+    return s
+
+
 CASES = [
+    ("counter_in_branch", g_counter_in_branch, lambda: (vec(5), vec(3))),
     ("running_fill", g_running_fill, lambda: (vec(4), vec(12).reshape(3, 4))),
     ("ragged_rows", g_ragged_rows, lambda: (vec(9), vec(4))),
     ("packed_triangle_steps", g_packed_triangle_steps, lambda: (vec(4), vec(6))),
