@@ -19,8 +19,12 @@ where the reverse sweep is building code.
   count), is recovered backwards instead of taped: the reverse loop carries
   the loop's final value and subtracts each iteration's step (integers wrap,
   so the subtraction undoes the addition exactly).
-- A load that a later sibling loop's snapshot of the same array also holds
-  (no write in between) reads the restored snapshot instead of a tape.
+- A loop nest that reads an array the code after it overwrites gets a
+  snapshot of the array as the nest starts: taped element by element, or,
+  when the last writer before the nest is a loop filling every element from
+  loads nothing overwrites, refilled by running that fill again. A load
+  that a later sibling loop's snapshot also holds (no write in between)
+  reads the snapshot instead of a tape.
 - Arrays are never taped: an array's extents are (`extent`).
 
 Invariant: a value obtained here equals the forward sweep's value at the
