@@ -48,7 +48,7 @@ class Context:
     b: Builder
     cache: dict = field(default_factory=dict)
     shadows: dict = field(default_factory=dict)
-    recovered: list = field(default_factory=list)   # [(carried index, reverse block arg, value)]
+    recovered: list = field(default_factory=list)   # [(carried index, value this iteration)]
 
 
 class PrimalValues:
@@ -213,9 +213,8 @@ class PrimalValues:
         step = carried_step(v)
         if step is None or ctx.b.block.parent is not None:     # the reverse body is complete
             return None
-        after = ctx.b.block.add_arg(v.type, v.hint)
-        value = ctx.b.sub(after, step(self.primal, ctx.b))
-        ctx.recovered.append((v.index - 1, after, value))
+        value = ctx.b.sub(ctx.b.block.add_arg(v.type, v.hint), step(self.primal, ctx.b))
+        ctx.recovered.append((v.index - 1, value))
         return value
 
     def sibling_snapshot(self, load: Op) -> Value | None:
@@ -234,17 +233,20 @@ class PrimalValues:
         if ctx is None:
             return None
         cls, ops = self.act.cls(array), own.parent.ops
-
-        def writes(op: Op) -> bool:
-            return any(o.name == "call" or (written_array(o) is not None and self.act.cls(written_array(o)) is cls)
-                       for o in op.walk())
-        if writes(own):
+        if self.writes(own, cls):
             return None
         for later in ops[ops.index(own) + 1:]:
             copy = ctx.cache.get(("snapshot", array, later))
-            if copy is not None or writes(later):
+            if copy is not None or self.writes(later, cls):
                 return copy
         return None
+
+    def writes(self, op: Op, cls) -> bool:
+        """May op (or an op nested in it) write memory of alias class cls? Calls may."""
+        return any(o.name == "call" or self.writes_directly(o, cls) for o in op.walk())
+
+    def writes_directly(self, op: Op, cls) -> bool:
+        return written_array(op) is not None and self.act.cls(written_array(op)) is cls
 
     def invariant_loop(self, load: Op) -> Op | None:
         """The `for` loop whose body holds `load` directly, if the load reads the same
@@ -254,11 +256,7 @@ class PrimalValues:
         if load.name != "load" or loop is None or loop.name != "for" \
                 or any(encloses(loop, defining_block(x)) for x in load.operands):
             return None
-        cls = self.act.cls(load.operands[0])
-        for o in loop.walk():
-            if o.name == "call" or (written_array(o) is not None and self.act.cls(written_array(o)) is cls):
-                return None
-        return loop
+        return None if self.writes(loop, self.act.cls(load.operands[0])) else loop
 
     def hoisted_load(self, load: Op, loop: Op) -> Value:
         """A stand-in for an invariant load, defined before its loop in the forward sweep (as
@@ -336,8 +334,7 @@ class PrimalValues:
         while block is not self.top_block:
             op = block.parent.parent
             if op.name in ("for", "while"):
-                if any(o.name == "call" or (written_array(o) is not None
-                                            and self.act.cls(written_array(o)) is cls) for o in op.walk()):
+                if self.writes(op, cls):
                     break
                 chosen, depth = op, depth + 1
             block = op.parent
@@ -383,17 +380,13 @@ class PrimalValues:
         when the last writer before it is a `for` over the whole (1-D) array, in the same block,
         that stores at [iv] a value computed by pure ops from loads nothing overwrites; else None."""
         ops, cls = loop.parent.ops, self.act.cls(array)
-        before = ops[:ops.index(loop)]
-        writers = [k for k, o in enumerate(before) if any(
-            i.name == "call" or (written_array(i) is not None and self.act.cls(written_array(i)) is cls)
-            for i in o.walk())]
-        fill = before[writers[-1]] if writers else None
+        fill = next((o for o in reversed(ops[:ops.index(loop)]) if self.writes(o, cls)), None)
         if fill is None or fill.name != "for" or fill.results or array.type.ndim != 1 \
                 or not _covers(fill, array):
             return None
         body = fill.regions[0].block
         iv = body.args[0]
-        stores = [o for o in fill.walk() if written_array(o) is not None and self.act.cls(written_array(o)) is cls]
+        stores = [o for o in fill.walk() if self.writes_directly(o, cls)]
         if len(stores) != 1 or stores[0].name != "store" or stores[0].parent is not body \
                 or stores[0].operands[1] is not array or stores[0].operands[2:] != [iv]:
             return None

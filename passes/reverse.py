@@ -453,9 +453,9 @@ class Reverser(PrimalValues):
         ctx, saved_adj, saved_ctx = self.run_region(body, block, outer_args, seeds, setup=setup)
         new_carried = [self.adj.get(carried[k]) or self.zero(carried[k]) for k in active]
         ctx.b.emit("yield", *new_carried, *[self.adj.get(v) or self.zero(v) for v in outer],
-                   *self.permuted_now(op, ctx), *[value for _, _, value in ctx.recovered])
+                   *self.permuted_now(op, ctx), *[value for _, value in ctx.recovered])
         self.leave(body, saved_adj, saved_ctx)
-        finals = [self.primal(op.results[k]) for k, _, _ in ctx.recovered]   # counted down from
+        finals = [self.primal(op.results[k]) for k, _ in ctx.recovered]   # counted down from
         passed_through = all(a is x for a, x in zip(new_carried, block.args[1:1 + n]))
         if passed_through and not arrays and not finals and self.order_free(op, block):
             read_tapes_in_order(block, self.ctx.b, lo, hi, step)
