@@ -614,3 +614,33 @@ def test_tape_drop_and_read_visit_a_segment_in_push_order():
     assert [OPS["tape_read"].evaluate(t, start + k) for k in range(3)] == [2.0, 3.0, 4.0]
     with pytest.raises(IndexError):
         OPS["tape_drop"].evaluate(t, np.int64(2))
+
+
+C_MATH = {"exp": math.exp, "log": math.log, "sin": math.sin, "cos": math.cos, "tan": math.tan,
+          "atan": math.atan, "tanh": math.tanh, "expm1": math.expm1, "log1p": math.log1p,
+          "log2": math.log2, "log10": math.log10, "sinh": math.sinh, "cosh": math.cosh}
+
+
+@pytest.mark.parametrize("name", sorted(C_MATH))
+def test_math_functions_are_the_c_librarys(name):
+    """NumPy's ufuncs take SIMD code paths on AVX-512 CPUs that differ from the C library in
+    the last bit; the interpreter, the oracle for native code, computes what CPython's math
+    module and the C library compute (irad/ops/libm.py)."""
+    from irad.ops import OPS
+    evaluate = OPS[name].evaluate
+    xs = np.linspace(0.001, 5.0, 4001)
+    got = [evaluate(np.float64(x)) for x in xs]
+    assert all(type(g) is np.float64 for g in got)
+    assert [float(g) for g in got] == [C_MATH[name](x) for x in xs]
+    assert type(evaluate(np.float32(0.5))) is np.float32
+
+
+def test_float_pow_is_the_c_librarys_except_numpys_shortcuts():
+    from irad.ops import OPS
+    evaluate = OPS["pow"].evaluate
+    rng = np.random.default_rng(7)
+    for x, y in zip(rng.uniform(0.0, 20.0, 2000), rng.uniform(-16.0, 16.0, 2000)):
+        assert evaluate(np.float64(x), np.float64(y)) == math.pow(x, y)
+    assert evaluate(np.float64(10.056364604897238), np.float64(1.3101788751831682)) == 20.57676207611269
+    assert math.copysign(1.0, evaluate(np.float64(-0.0), np.float64(0.5))) == -1.0   # sqrt(-0.0)
+    assert evaluate(np.int64(3), np.int64(4)) == 81 and type(evaluate(np.int64(3), np.int64(4))) is np.int64

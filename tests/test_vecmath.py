@@ -60,7 +60,7 @@ def test_fastmath_special_values(name):
 
 def test_default_is_bit_identical_and_never_calls_the_vector_library():
     x = np.linspace(-5.0, 5.0, 1001)
-    np.testing.assert_array_equal(_run("exp", x, False), np.exp(x))
+    np.testing.assert_array_equal(_run("exp", x, False), [math.exp(v) for v in x])
     np.testing.assert_array_equal(_run("tanh", x, False), [math.tanh(v) for v in x])
     for name in ("exp", "tanh"):       # their vector variants are irad's exact ones (test_exactmath.py)
         text = irad.jit(KERNELS[name]).ir(x, np.empty_like(x), stage="llvm-optimized")

@@ -16,7 +16,8 @@ Invariants: operands of one op share one scalar type (the tracer inserts
 casts; the IR never promotes implicitly); `evaluate` uses NumPy scalars so
 the interpreter keeps float32 float32 and wraps int64 on overflow; `//` and
 `%` floor like Python; `min`/`max` are Python's (`min(a, b)` is
-`b if b < a else a`). `partials` gives one derivative expression per operand
+`b if b < a else a`); math functions and float `pow` are the C library's
+(ops/libm.py), as in native code and CPython, never NumPy's SIMD variants. `partials` gives one derivative expression per operand
 (Enzyme's table style); `jvp`/`vjp` are derived from it unless an op states
 them directly.
 """
@@ -31,6 +32,7 @@ from ..types import F64, I1, ScalarType
 from .core import (OPS, TypeRuleError, arity, compare_rule, define, expect_scalar,
                    same_type_rule)
 from .derivatives import ONE, MINUS_ONE, from_partials
+from .libm import c_math
 from .lowering import Binary, Compare, Intrinsic, Libm, Special
 
 FLOAT, NUM, INT_BOOL = ("float",), ("float", "int"), ("int", "bool")
@@ -102,7 +104,15 @@ def _mod(x, y):
 def _pow(x, y):
     if isinstance(x, np.integer) and y < 0:
         return type(x)(1 if x == 1 else (-1 if y % 2 else 1) if x == -1 else 0)
-    return np.power(x, y)
+    if isinstance(x, np.integer) or y in _NUMPY_POW_SHORTCUTS:
+        return np.power(x, y)
+    return _c_pow(x, y)
+
+
+# NumPy's power computes these exponents as 1/x, 1, sqrt(x), x and x*x (exactly, but unlike C's
+# pow at signed zeros and -inf); native code takes the same shortcuts (runtime/scalars.py).
+_NUMPY_POW_SHORTCUTS = (-1.0, 0.0, 0.5, 1.0, 2.0)
+_c_pow = c_math("pow", np.power, 2)
 
 
 def _is(k, value):
@@ -255,21 +265,21 @@ def _inv_sqrt_1m_x2(b, x):
     return b.div(_c(b, 1.0, x), b.sqrt(b.sub(_c(b, 1.0, x), b.mul(x, x))))
 
 
-_unary("sin", np.sin, lambda b, r, x: (b.cos(x),), Intrinsic("llvm.sin"))
-_unary("cos", np.cos, lambda b, r, x: (b.neg(b.sin(x)),), Intrinsic("llvm.cos"))
-_unary("tan", np.tan, lambda b, r, x: (b.add(_c(b, 1.0, x), b.mul(r, r)),), Libm("tan"))
-_unary("asin", np.arcsin, lambda b, r, x: (_inv_sqrt_1m_x2(b, x),), Libm("asin"))
-_unary("acos", np.arccos, lambda b, r, x: (b.neg(_inv_sqrt_1m_x2(b, x)),), Libm("acos"))
-_unary("atan", np.arctan, lambda b, r, x: (b.div(_c(b, 1.0, x), b.add(_c(b, 1.0, x), b.mul(x, x))),), Libm("atan"))
-_unary("sinh", np.sinh, lambda b, r, x: (b.cosh(x),), Libm("sinh"))
-_unary("cosh", np.cosh, lambda b, r, x: (b.sinh(x),), Libm("cosh"))
-_unary("tanh", np.tanh, lambda b, r, x: (b.sub(_c(b, 1.0, x), b.mul(r, r)),), Libm("tanh"))
-_unary("exp", np.exp, lambda b, r, x: (r,), Intrinsic("llvm.exp"))
-_unary("expm1", np.expm1, lambda b, r, x: (b.add(r, _c(b, 1.0, x)),), Libm("expm1"))
-_unary("log", np.log, lambda b, r, x: (b.div(_c(b, 1.0, x), x),), Intrinsic("llvm.log"))
-_unary("log1p", np.log1p, lambda b, r, x: (b.div(_c(b, 1.0, x), b.add(x, _c(b, 1.0, x))),), Libm("log1p"))
-_unary("log2", np.log2, lambda b, r, x: (b.div(_c(b, 1 / math.log(2), x), x),), Intrinsic("llvm.log2"))
-_unary("log10", np.log10, lambda b, r, x: (b.div(_c(b, 1 / math.log(10), x), x),), Intrinsic("llvm.log10"))
+_unary("sin", c_math("sin", np.sin), lambda b, r, x: (b.cos(x),), Intrinsic("llvm.sin"))
+_unary("cos", c_math("cos", np.cos), lambda b, r, x: (b.neg(b.sin(x)),), Intrinsic("llvm.cos"))
+_unary("tan", c_math("tan", np.tan), lambda b, r, x: (b.add(_c(b, 1.0, x), b.mul(r, r)),), Libm("tan"))
+_unary("asin", c_math("asin", np.arcsin), lambda b, r, x: (_inv_sqrt_1m_x2(b, x),), Libm("asin"))
+_unary("acos", c_math("acos", np.arccos), lambda b, r, x: (b.neg(_inv_sqrt_1m_x2(b, x)),), Libm("acos"))
+_unary("atan", c_math("atan", np.arctan), lambda b, r, x: (b.div(_c(b, 1.0, x), b.add(_c(b, 1.0, x), b.mul(x, x))),), Libm("atan"))
+_unary("sinh", c_math("sinh", np.sinh), lambda b, r, x: (b.cosh(x),), Libm("sinh"))
+_unary("cosh", c_math("cosh", np.cosh), lambda b, r, x: (b.sinh(x),), Libm("cosh"))
+_unary("tanh", c_math("tanh", np.tanh), lambda b, r, x: (b.sub(_c(b, 1.0, x), b.mul(r, r)),), Libm("tanh"))
+_unary("exp", c_math("exp", np.exp), lambda b, r, x: (r,), Intrinsic("llvm.exp"))
+_unary("expm1", c_math("expm1", np.expm1), lambda b, r, x: (b.add(r, _c(b, 1.0, x)),), Libm("expm1"))
+_unary("log", c_math("log", np.log), lambda b, r, x: (b.div(_c(b, 1.0, x), x),), Intrinsic("llvm.log"))
+_unary("log1p", c_math("log1p", np.log1p), lambda b, r, x: (b.div(_c(b, 1.0, x), b.add(x, _c(b, 1.0, x))),), Libm("log1p"))
+_unary("log2", c_math("log2", np.log2), lambda b, r, x: (b.div(_c(b, 1 / math.log(2), x), x),), Intrinsic("llvm.log2"))
+_unary("log10", c_math("log10", np.log10), lambda b, r, x: (b.div(_c(b, 1 / math.log(10), x), x),), Intrinsic("llvm.log10"))
 _unary("sqrt", np.sqrt, lambda b, r, x: (b.div(_c(b, 0.5, x), r),), Intrinsic("llvm.sqrt"), expensive=False)
 _unary("floor", np.floor, lambda b, r, x: (None,), Intrinsic("llvm.floor"), expensive=False)
 _unary("ceil", np.ceil, lambda b, r, x: (None,), Intrinsic("llvm.ceil"), expensive=False)
@@ -280,9 +290,9 @@ def _atan2_partials(b, r, y, x):
     return b.div(x, d), b.neg(b.div(y, d))
 
 
-define("atan2", same_type_rule(2, FLOAT), evaluate=np.arctan2, llvm=Libm("atan2"),
+define("atan2", same_type_rule(2, FLOAT), evaluate=c_math("atan2", np.arctan2, 2), llvm=Libm("atan2"),
        **from_partials(_atan2_partials, expensive=True, approximable=True))
-define("hypot", same_type_rule(2, FLOAT), evaluate=np.hypot, llvm=Libm("hypot"),
+define("hypot", same_type_rule(2, FLOAT), evaluate=c_math("hypot", np.hypot, 2), llvm=Libm("hypot"),
        **from_partials(lambda b, r, x, y: (b.div(x, r), b.div(y, r)), expensive=True, approximable=True))
 
 
