@@ -83,7 +83,7 @@ class Compiled:
         self.traced = traced
         self.typed = traced.func
         dump(traced.func.name, "typed", lambda: print_func(self.typed))
-        self.optimized = clock("passes", optimize, traced.func, options)
+        self.optimized = clock("passes", optimize, traced.func, options, PRIMAL_PASSES)
         dump(traced.func.name, "optimized", lambda: print_func(self.optimized))
         self.captured = traced.captured
         self.out_tree = traced.out_tree
@@ -139,12 +139,18 @@ class Compiled:
         return invoke
 
 
-def optimize(func, options):
+def optimize(func, options, then: str = ""):
+    """The default pipeline, then the passes `then` names (see irad.passes)."""
     try:
         from .passes import run_pipeline
     except ImportError:
         return func
-    return run_pipeline(func, "default", fastmath=options["fastmath"])
+    return run_pipeline(func, f"default,{then}" if then else "default", fastmath=options["fastmath"])
+
+
+# A compiled primal also gets its loops over (n, K) arrays versioned on K (passes/specialize.py),
+# which LLVM vectorizes; gradients specialize after reverse mode instead (irad/autodiff.py).
+PRIMAL_PASSES = "specialize-extents,dce"
 
 
 def output_builder(tree):

@@ -3,8 +3,8 @@
 The pass alone on hand-written IR (the copy runs when the extent is K,
 the original otherwise, both with the unversioned results; untouched
 where it must not apply), gradients over (n, 3) arrays and their
-non-matching shapes against finite differences, and the vectorized code
-it exists for."""
+non-matching shapes against finite differences, compiled primals against
+CPython, and the vectorized code it exists for."""
 import platform
 import re
 import types
@@ -123,6 +123,31 @@ def test_pairwise_adjoint_divides_in_vector_registers():
     args = (RNG.normal(size=(8, 3)), np.ones(8))
     text = irad.jit_gradient(vp.pairwise).ir(*args, stage="llvm-optimized")
     assert re.search(r"@llvm\.sqrt\.v\d+f64", text)      # the scalar loop's sqrt is llvm.sqrt.f64
+
+
+def _copies(args):
+    return [x.copy() if isinstance(x, np.ndarray) else x for x in args]
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("n,k", [(1, 3), (9, 3), (4, 4), (3, 5)])
+def test_primal_gives_python_results_for_every_last_extent(name, n, k):
+    """Compiled primals are specialized too (irad/api.py `PRIMAL_PASSES`): the copy for K = 3
+    and the original loop both compute what CPython computes, mutations included."""
+    f, make = CASES[name]
+    args = make(n, k)
+    python_args, native_args = _copies(args), _copies(args)
+    assert irad.jit(f)(*native_args) == f(*python_args)
+    for want, got in zip(python_args, native_args):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.skipif(platform.machine() not in ("x86_64", "AMD64"), reason="checks x86 vector instructions")
+def test_primal_loop_over_rows_of_three_vectorizes():
+    args = (RNG.normal(size=(8, 3)), np.ones(8))
+    f = irad.jit(vp.pairwise)
+    assert "reshape" in f.ir(*args, stage="optimized")
+    assert re.search(r"@llvm\.sqrt\.v\d+f64", f.ir(*args, stage="llvm-optimized"))
 
 
 @pytest.mark.parametrize("k", [3, 4])
