@@ -223,13 +223,14 @@ class GradientProgram:
         return outputs[:n], outputs[n:]
 
 
-GRADIENT_PASSES = "promote-accumulations,retime-accumulations,fuse-loops,zero-slots,fold,specialize-extents,dce"
+GRADIENT_PASSES = ("promote-accumulations,retime-accumulations,split-accumulations,fuse-loops,zero-slots,fold,"
+                   "specialize-extents,dce")
 
 
 def optimize_gradient(grad, info, options):
     """The default pipeline, then order-free accumulations into shadows moved out of memory
-    dependences so the loops vectorize (passes/promote.py, passes/retime.py) and the index
-    arithmetic they no longer use removed."""
+    dependences so the loops vectorize (passes/promote.py, passes/retime.py, passes/fission.py)
+    and the index arithmetic they no longer use removed."""
     from .api import optimize
     from .passes import run_pipeline
     grad = optimize(grad, options)
