@@ -3,7 +3,7 @@
 Importing this package registers every pass. Pipelines:
 - "default": the optimizing pipeline the JIT runs, `fold,cse,load-cse,licm,dce`
   repeated until the IR stops changing (at most 8 rounds).
-Gradients then run "promote-accumulations" (`promote.py`) and
+Gradients then run "flatten-views" (`flatten.py`), "promote-accumulations" (`promote.py`) and
 "retime-accumulations" (`retime.py`) and "split-accumulations" (`fission.py`) with their
 shadow arguments as `noalias_args`, then "fuse-loops" (`fuse.py`), "zero-slots" (`zero_slots.py`:
 shadow arrays that are zero whenever read go) with "fold", and
@@ -13,7 +13,7 @@ halves.
 from .driver import (DEFAULT_OPTIONS, PassOptions, Pipeline, get_pass, register,  # noqa: F401
                      register_in_place, register_pipeline, registered_passes, registered_pipelines,
                      run_pass, run_pipeline, split_pipeline, unregister)
-from . import (dce, cse, fold, fuse, fission, licm, loads, carried_arrays, promote,  # noqa: F401,E402
-               retime, specialize, zero_slots)
+from . import (dce, cse, fold, fuse, fission, flatten, licm, loads, carried_arrays,  # noqa: F401,E402
+               promote, retime, specialize, zero_slots)
 
 register_pipeline("default", "fold,cse,load-cse,licm,dce", fixpoint=True)

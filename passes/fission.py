@@ -1,19 +1,20 @@
 """Split a loop that accumulates into one private array at several places: one loop per place.
 
-The adjoint of a stencil written with slices, `u[1:-1] = u[1:-1] + a * (u[:-2] - 2 * u[1:-1] +
-u[2:])`, accumulates through three views of `du` in one loop:
+The adjoint of a slice stencil of run-time width k, `u[k:-k] = u[k:-k] + a * (u[:-2 * k] -
+2 * u[k:-k] + u[2 * k:])`, accumulates into `du` at three places in one loop:
 
     for i { g = G[i]; G[i] = 0.0; s += t(i) * g
-            du[:-2][i] += a * g; du[1:-1][i] += (1 - 2a) * g; du[2:][i] += a * g }
+            du[i + p] += a * g; du[i + q] += (1 - 2a) * g; du[i + r] += a * g }
 
-Iteration i writes elements that iterations i + 1 and i + 2 read again, a memory dependence LLVM
-cannot vectorize, and `retime.py` cannot carry it in registers: the views start at min(1, n) and
-min(2, n), not at constant offsets of one array value. The sums are order-free, so each
-accumulation stream may run in a loop of its own, which has no such dependence:
+Iteration i writes elements that later iterations read again, a memory dependence LLVM cannot
+vectorize, and `retime.py` cannot carry it in registers: p, q and r are run-time values, not
+constant offsets (with a constant width they are, after `flatten.py`). The sums are
+order-free, so each accumulation stream may run in a loop of its own, which has no such
+dependence:
 
-    for i { g = G[i]; s += t(i) * g; du[:-2][i] += a * g }
-    for i { g = G[i]; du[1:-1][i] += (1 - 2a) * g }
-    for i { g = G[i]; G[i] = 0.0; du[2:][i] += a * g }
+    for i { g = G[i]; s += t(i) * g; du[i + p] += a * g }
+    for i { g = G[i]; du[i + q] += (1 - 2a) * g }
+    for i { g = G[i]; G[i] = 0.0; du[i + r] += a * g }
 
 Invariants (a loop is split only when all hold):
 - It is a `for` with a constant step whose body holds no region op and nothing that can raise:

@@ -14,7 +14,8 @@ Invariants:
   region; a `for` with a constant trip count of 0 becomes its inits, of 1
   its inlined body; a `while` whose condition is constant false becomes
   one run of its before region. A value a `for` carries that every
-  iteration yields unchanged is its initial value, inside and after.
+  iteration yields unchanged is its initial value, inside and after; in a
+  `for i = 0 to n step 1`, a broadcast index `i * cast(n != 1)` is i.
 - Removed ops leave their operands' definitions behind: run "dce" after.
 """
 from __future__ import annotations
@@ -142,7 +143,29 @@ def _fold_for(f: _Folder, op: Op, block: Block) -> list[Op]:
         if yielded is arg:
             f.vmap.replace(arg, init)
             f.vmap.replace(result, init)
+    for scaled in _broadcast_scaled(op):
+        f.vmap.replace(scaled.result, body.args[0])
     return f.regions(op, block)
+
+
+def _broadcast_scaled(loop: Op) -> list[Op]:
+    """In `for i = 0 to n step 1`, the broadcast index `i * (n != 1)` is i: when n is 1 the only
+    i is 0. (An operand broadcast at run time is indexed `i * (extent != 1)`; once its extent
+    is known to be the loop's, the index is plain.)"""
+    lo, n, step = loop.operands[:3]
+    if const_value(lo) != 0 or const_value(step) != 1:
+        return []
+    iv = loop.regions[0].block.args[0]
+    found = []
+    for op in loop.regions[0].walk():
+        if op.name == "mul" and iv in op.operands:
+            flag = op.operands[1] if op.operands[0] is iv else op.operands[0]
+            cast = getattr(flag, "op", None)
+            ne = getattr(cast.operands[0], "op", None) if cast is not None and cast.name == "cast" else None
+            if ne is not None and ne.name == "ne" and n in ne.operands and any(
+                    const_value(v) == 1 for v in ne.operands if v is not n):
+                found.append(op)
+    return found
 
 
 def _fold_while(f: _Folder, op: Op, block: Block) -> list[Op]:

@@ -3,8 +3,8 @@
 The pass alone on hand-written IR (one loop per place, the carried value in
 the first, the clear in the last; the same sums as the unsplit loop in the
 interpreter for every trip count; untouched where it must not apply), and
-the slice stencil's gradient that it exists for (correctness of that
-gradient: tests/test_numpy_gradients.py `g_heat`)."""
+a run-time-width slice stencil's gradient, which it exists for (a
+constant-width one is retimed instead: tests/test_flatten.py)."""
 import numpy as np
 import pytest
 
@@ -121,27 +121,29 @@ def test_columns_of_each_iterations_own_row_are_left_alone():
     assert str(run_pass(func, "split-accumulations", noalias_args=[0])) == str(func)
 
 
-def heat_slices(u, steps, alpha):
+def wide_slices(u, k, steps, alpha):
+    """A slice stencil of run-time width k: its views start at min(k, n)-like values, not at
+    constants (`u[1:-1]` becomes plain offsets of du, passes/flatten.py, and is retimed)."""
     for _ in range(steps):
-        u[1:-1] = u[1:-1] + alpha * (u[:-2] - 2.0 * u[1:-1] + u[2:])
+        u[k:-k] = u[k:-k] + alpha * (u[:-2 * k] - 2.0 * u[k:-k] + u[2 * k:])
     return np.sum(u * u)
 
 
-def test_slice_stencil_adjoint_accumulates_through_one_view_per_loop():
-    g = irad.jit_gradient(heat_slices)
-    u = np.linspace(0.0, 1.0, 9)
-    g(u.copy(), irad.Const(3), 0.2)
+def test_runtime_width_stencil_adjoint_accumulates_in_one_place_per_loop():
+    g = irad.jit_gradient(wide_slices)
+    g(np.linspace(0.0, 1.0, 9), irad.Const(1), irad.Const(3), 0.2)
     grad = next(iter(g.differentiator.programs.values())).grad
     reverse_step = [op for op in grad.walk() if op.name == "for"
                     and any(inner.name == "tape_read" for inner in op.regions[0].walk())][0]
     inner = [op for op in reverse_step.regions[0].block.ops if op.name == "for"]
-    views_per_loop = [len({op.operands[1] for op in loop.regions[0].walk() if op.name == "store"
-                           and op.operands[1].op.name == "view"}) for loop in inner]
-    assert max(views_per_loop) == 1 and sum(views_per_loop) == 4      # move-out, then 3 streams
+    du = grad.args[-2]
+    places = [len({tuple(op.operands[2:]) for op in loop.regions[0].walk()
+                   if op.name == "store" and op.operands[1] is du}) for loop in inner]
+    assert places == [1, 1, 1, 1]                   # du moved out, then one loop per stencil tap
 
 
-@pytest.mark.parametrize("n", [1, 2, 3, 4, 9])
+@pytest.mark.parametrize("n,k", [(2, 1), (3, 1), (5, 1), (9, 2), (11, 3), (4, 3)])
 @pytest.mark.parametrize("adtype", [irad.AutoReverse(), irad.AutoInterpreter()], ids=["native", "interp"])
-def test_slice_stencil_gradient_matches_finite_differences(n, adtype):
+def test_runtime_width_stencil_gradient_matches_finite_differences(n, k, adtype):
     u = np.sin(np.linspace(0.0, 3.0, n))
-    irad.check_gradient(heat_slices, adtype, u, irad.Const(4), 0.2, rtol=1e-6, atol=1e-8)
+    irad.check_gradient(wide_slices, adtype, u, irad.Const(k), irad.Const(4), 0.2, rtol=1e-6, atol=1e-8)

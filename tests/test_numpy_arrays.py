@@ -273,6 +273,15 @@ def e_concat_bad(a, b): return np.concatenate((a, b), axis=1)
 def e_gather_oob(a): return a[np.array([5])]
 def e_max_empty(x): return np.max(x)
 def e_argmin_empty_axis(x): return np.argmin(x, axis=1)
+def e_slice_edges(u):
+    """Constant starts past the end and negative stops before the beginning: empty slices,
+    whatever the length (the tracer keeps such bounds unclamped, irad/tracer/expressions.py)."""
+    u[1:-1] = u[1:-1] + 0.5 * (u[:-2] - 2.0 * u[1:-1] + u[2:])
+    u[3:-3] += 1.0
+    u[5:] *= 2.0
+    return np.sum(u[2:]) + np.sum(u[:-4]) + np.sum(u[4:-1] * u[3:-2]), u[6:].shape[0], u[1:-7].shape[0]
+
+
 def e_chained(x): return (0 < x) & (x < 1), np.logical_not(x > 0.5)
 def e_zero_d_inplace(x):
     x += 1
@@ -300,6 +309,15 @@ EDGE = [
     (e_argmin_empty_axis, (np.ones((2, 0)),)),
     (e_argmin_empty_axis, (np.ones((0, 2)),)),
     (e_chained, (np.linspace(-1, 2, 7),)),
+    (e_slice_edges, (np.linspace(-1.0, 2.0, 0),)),
+    (e_slice_edges, (np.linspace(-1.0, 2.0, 1),)),
+    (e_slice_edges, (np.linspace(-1.0, 2.0, 2),)),
+    (e_slice_edges, (np.linspace(-1.0, 2.0, 3),)),
+    (e_slice_edges, (np.linspace(-1.0, 2.0, 4),)),
+    (e_slice_edges, (np.linspace(-1.0, 2.0, 5),)),
+    (e_slice_edges, (np.linspace(-1.0, 2.0, 6),)),
+    (e_slice_edges, (np.linspace(-1.0, 2.0, 7),)),
+    (e_slice_edges, (np.linspace(-1.0, 2.0, 8),)),
     (e_zero_d_inplace, (np.array(3.0),)),
 ]
 

@@ -47,7 +47,33 @@ def _dim_rule(types, attrs):
     return [I64]
 
 
-define("dim", _dim_rule, syntax="dim", llvm=Special("dim"), evaluate=lambda a, *, axis: np.int64(a.shape[axis]))
+def _simplify_dim(b, op, k):
+    """The extent of a view's axis from the view's operands: `max(stop - start, 0)` for a slice
+    with step 1, the source's extent for a full axis, 1 for a new one. Slices of one length then
+    share one extent value (after cse), and the loops over them one bound."""
+    view = getattr(op.operands[0], "op", None)
+    if view is None or view.name != "view":
+        return None
+    operands, axis, source_axis = iter(view.operands[1:]), 0, 0
+    for kind in view.attrs["spec"]:
+        taken = [next(operands) for _ in range(VIEW_OPERANDS[kind])]
+        if kind != "i" and axis == op.attrs["axis"]:
+            if kind == "n":
+                return b.const(1, I64)
+            if kind == "f":
+                return b.dim(view.operands[0], axis=source_axis)
+            start, stop, step = taken
+            one = getattr(step, "op", None)
+            if one is None or one.name != "const" or one.attrs["value"] != 1:
+                return None
+            return b.max(b.sub(stop, start), b.const(0, I64))
+        axis += kind != "i"
+        source_axis += kind != "n"
+    return None
+
+
+define("dim", _dim_rule, syntax="dim", llvm=Special("dim"), evaluate=lambda a, *, axis: np.int64(a.shape[axis]),
+       simplify=_simplify_dim)
 
 
 def _indices_rule(types, first_index, t: ArrayType):

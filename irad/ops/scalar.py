@@ -143,7 +143,24 @@ def _simplify_add(b, op, k):
         return x
     if _is_zero(k[0], -1) or (exact and _is_zero(k[0], 1)):
         return y
+    if x.type.is_int:
+        return _gather_constants(b, x, y, k)
     return None
+
+
+def _gather_constants(b, x, y, k):
+    """Integer sums put their constant last and add constants up, `(n + c1) + c2` -> `n + (c1 +
+    c2)`, exact in wrapping arithmetic: index expressions built different ways become one value
+    (`u[1:-1]` and `u[2:]` have the extent n - 2 both)."""
+    if k[0] is not None and k[1] is None:
+        return b.add(y, x)
+    inner = _def(x, "add")
+    c = _def(inner.operands[1], "const") if inner is not None and k[1] is not None else None
+    if c is None:
+        return None
+    with np.errstate(over="ignore"):
+        total = np.add(x.type.numpy.type(c.attrs["value"]), k[1])
+    return b.add(inner.operands[0], _c(b, total.item(), x))
 
 
 def _simplify_sub(b, op, k):
@@ -155,6 +172,9 @@ def _simplify_sub(b, op, k):
         return b.neg(y)
     if x is y and exact:
         return _c(b, 0, x)
+    if x.type.is_int and k[1] is not None:     # x - c is x + (-c), wrapping as the sub does
+        with np.errstate(over="ignore"):
+            return b.add(x, _c(b, np.negative(k[1]).item(), x))
     return None
 
 

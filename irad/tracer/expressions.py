@@ -451,16 +451,24 @@ class Expressions:
         if step == 0:
             raise TypingError("slice step cannot be zero", self.loc)
         lo, hi = (0, n) if step > 0 else (-1, self.binary("-", n, 1))
-        start = hi if (s.start is None and step < 0) else (0 if s.start is None else self.clamp(s.start, n, lo, hi))
-        stop = n if (s.stop is None and step > 0) else (-1 if s.stop is None else self.clamp(s.stop, n, lo, hi))
+        up = step > 0
+        start = hi if (s.start is None and step < 0) else (0 if s.start is None else
+                                                            self.clamp(s.start, n, lo, hi, up and "start"))
+        stop = n if (s.stop is None and step > 0) else (-1 if s.stop is None else
+                                                        self.clamp(s.stop, n, lo, hi, up and "stop"))
         return self.index(start), self.index(stop), self.index(step)
 
-    def clamp(self, bound, n, lo, hi):
+    def clamp(self, bound, n, lo, hi, keep=None):
+        """`bound` clamped to [lo, hi] as Python clamps slice bounds. `keep` ("start" or "stop"
+        of an upward slice) leaves a constant start past the end, or a negative constant stop
+        before the beginning, unclamped: the slice is empty either way, and plain bounds give
+        extents that simplify to one value for slices of one length (`u[1:-1]`, `u[2:]`)."""
         if is_static_number(bound):
             bound = int(bound)
             if bound < 0:
-                return self.max_of(self.binary("+", n, bound), lo)
-            return self.min_of(bound, hi)
+                end = self.binary("+", n, bound)
+                return end if keep == "stop" else self.max_of(end, lo)
+            return bound if keep == "start" else self.min_of(bound, hi)
         b = self.normalize_index(bound, n)
         return self.min_of(self.max_of(b, lo), hi)
 
