@@ -223,7 +223,7 @@ class GradientProgram:
         return outputs[:n], outputs[n:]
 
 
-GRADIENT_PASSES = ("flatten-views,dce,promote-accumulations,retime-accumulations,split-accumulations,fuse-loops,zero-slots,fold,"
+GRADIENT_PASSES = ("flatten-views,licm,cse,dce,promote-accumulations,retime-accumulations,split-accumulations,fuse-loops,zero-slots,fold,"
                    "specialize-extents,dce")
 
 

@@ -27,8 +27,8 @@ Invariants (a loop is split only when all hold):
   by the same `i + c`: `dpos[j, 0]`, `dpos[j, 1]`), and the loop touches every accumulated
   array through accumulations only.
 - Piece k holds the k-th accumulation of every such array (the others stay in piece 0) and the
-  ops it needs, recomputed: only cheap ones (no `expensive` math, no `tape_read`) outside
-  piece 0. Piece 0 keeps the carried values and the results; the last piece clears, after
+  ops it needs, recomputed: only cheap ones (no `expensive` math, no `tape_read`) and none
+  that reads a carried value (a register `retime.py` carries) outside piece 0. Piece 0 keeps the carried values and the results; the last piece clears, after
   every piece has read. Each contribution is added once; per element only the order of the
   sums changes, which `reassoc` allows.
 """
@@ -62,7 +62,9 @@ def _split_loop(loop: Op, memory: PrivateMemory, vmap: ValueMap) -> list[Op] | N
     pieces[0] += [a for a in accs if not any(a in s for s in streams)]
     chosen = [_piece_ops(loop, body, piece, k == 0, clears if k == len(pieces) - 1 else [])
               for k, piece in enumerate(pieces)]
-    if any(op.opdef.expensive or op.name == "tape_read" for ops in chosen[1:] for op in ops):
+    carried = set(loop.regions[0].block.args[1:])
+    if any(op.opdef.expensive or op.name == "tape_read" or carried.intersection(op.operands)
+           for ops in chosen[1:] for op in ops):
         return None
     new = [_loop_of(loop, ops, carried=(k == 0)) for k, ops in enumerate(chosen)]
     for old, result in zip(loop.results, new[0].results):

@@ -1,17 +1,20 @@
-"""Index a 1-D slice's source directly: `v[j]` of `v = a[s:e]` becomes `a[s + j]`.
+"""Index a view's source directly: `v[j]` of `v = a[s:e]` becomes `a[s + j]`.
 
 Reverse mode reads and writes a slice stencil's shadow through views (`du[:-2]`, `du[1:-1]`,
-`du[2:]`): three array values, which the accumulation passes cannot relate. Indexed on `du`
-itself at `i`, `i + 1` and `i + 2`, they are one array at constant offsets, which
-`retime.py` carries in registers.
+`du[2:]`; `du[1:-1, :-2]`, ...): separate array values, which the accumulation passes cannot
+relate. Indexed on `du` itself at `i`, `i + 1` and `i + 2`, they are one array at constant
+offsets, which `retime.py` carries in registers.
 
-Invariants: only `inbounds` loads and stores (reverse sweeps') through a `view` of a 1-D array
-with one slice of step 1 are rewritten. Such an access implies the slice is not empty, and a
-non-empty slice's element j is its source's element start + j (`ops/memory.py`), in range.
+Invariants: only `inbounds` loads and stores (reverse sweeps') through a `view` whose slices
+all have step 1 are rewritten; the source's index is the view's fixed index on an axis it
+takes, start + j on a slice, j on a full axis, and nothing for a new axis. An inbounds access
+implies no slice is empty, and element j of a non-empty slice is its source's element
+start + j (`ops/memory.py`), in range.
 """
 from __future__ import annotations
 
 from ..ir import Func, Op
+from ..ops.memory import VIEW_OPERANDS
 from .driver import DEFAULT_OPTIONS, PassOptions, register
 from .rewrite import const_value
 
@@ -21,36 +24,57 @@ def flatten_views(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
     new = func.clone()
     sums: dict = {}                 # (block, start, index) -> the sum made for the first access
     for op in list(new.walk()):
-        view = _unit_slice(op)
+        view = _unit_slices(op)
         if view is not None:
             _index_source(op, view, sums)
     return new
 
 
-def _unit_slice(op: Op) -> Op | None:
-    """The view `op` (an inbounds load or store) reads or writes through, when it is a step-1
-    slice of a 1-D array."""
+def _unit_slices(op: Op) -> Op | None:
+    """The view `op` (an inbounds load or store) reads or writes through, when its slices all
+    have step 1."""
     if op.name not in ("load", "store") or not op.attrs.get("inbounds"):
         return None
     array = op.operands[0] if op.name == "load" else op.operands[1]
     view = getattr(array, "op", None)
-    if view is None or view.name != "view" or view.attrs["spec"] != "s":
+    if view is None or view.name != "view":
         return None
-    if view.operands[0].type.ndim != 1 or const_value(view.operands[3]) != 1:
-        return None
+    operands = iter(view.operands[1:])
+    for kind in view.attrs["spec"]:
+        taken = [next(operands) for _ in range(VIEW_OPERANDS[kind])]
+        if kind == "s" and const_value(taken[2]) != 1:
+            return None
     return view
 
 
 def _index_source(op: Op, view: Op, sums: dict) -> None:
-    """Make `op` access the view's source at start + index. The sum is made before the block's
-    first access at that start and index, which the others share (a load and the store that
-    accumulates into the same element must name one index value)."""
-    index, start, block = op.operands[-1], view.operands[1], op.parent
+    """Make `op` access the view's source: a fixed index where the view takes one, start + j
+    on a slice, j on a full axis, nothing for a new axis (its only index is 0). A sum is made
+    before the block's first access with that start and index, which the others share (a load
+    and the store that accumulates into the same element must name one index value)."""
+    first = 1 if op.name == "load" else 2
+    indices, operands, source_index = iter(op.operands[first:]), iter(view.operands[1:]), []
+    for kind in view.attrs["spec"]:
+        taken = [next(operands) for _ in range(VIEW_OPERANDS[kind])]
+        if kind == "i":
+            source_index.append(taken[0])
+        elif kind == "s":
+            source_index.append(_sum(op, next(indices), taken[0], sums))
+        elif kind == "f":
+            source_index.append(next(indices))
+        else:
+            next(indices)
+    op.operands[first - 1:] = [view.operands[0], *source_index]
+
+
+def _sum(op: Op, index, start, sums: dict):
+    if const_value(start) == 0:
+        return index
+    block = op.parent
     key = (id(block), start, index)
     if key not in sums:
         flat = Op("add", [index, start], [index.type], loc=op.loc)
         flat.parent = block
         block.ops.insert(block.ops.index(op), flat)
         sums[key] = flat.result
-    array = 0 if op.name == "load" else 1
-    op.operands[array], op.operands[-1] = view.operands[0], sums[key]
+    return sums[key]

@@ -14,8 +14,11 @@ hold to the last `cmax - cmin` elements after the loop.
 Invariants (a loop is rewritten only when all hold):
 - The loop is a `for` with constant step 1; the array `D` is private and
   the loop touches it only through accumulations (`accumulations.py`
-  defines both), with distinct constant offsets c on one axis and the same
-  loop-invariant indices on the others.
+  defines both), each indexed by i + c on one axis and by loop-invariant
+  values on the others. Accumulations with the same axis and the same
+  other indices (a row: `dv[r, j - 1]`, `dv[r, j + 1]`) are retimed
+  together when their offsets are distinct and there are two or more;
+  the other rows (`dv[r - 1, j]`) stay as they are.
 - The rewrite touches only elements between the lowest and the highest
   the loop touched (so `inbounds` stays true) and adds each contribution
   exactly once; registers start at -0.0, which adds nothing (x + -0.0 is
@@ -93,9 +96,12 @@ def _groups(loop: Op, memory: PrivateMemory) -> list[Group]:
     groups = []
     for array, accs in by_array(accumulations(loop)).items():
         shifted = [_shifted_access(acc, iv, inside) for acc in accs]
-        group = None if None in shifted else _group(shifted)
-        if group is not None and memory.only_through(loop, array, accs):
-            groups.append(group)
+        if None in shifted or not memory.only_through(loop, array, accs):
+            continue
+        rows: dict = {}
+        for a in shifted:
+            rows.setdefault((a.axis, *(v for k, v in enumerate(a.index) if k != a.axis)), []).append(a)
+        groups.extend(g for g in map(_group, rows.values()) if g is not None)
     return groups
 
 

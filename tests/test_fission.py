@@ -86,6 +86,7 @@ def test_split_loops_add_the_same_contributions(n):
     ("store %z, %g[%i]", "store %z, %g[%c0]"),                         # clears an element others read
     ("%q = mul %x, %x : f64", "%q = exp %x : f64"),                   # a later loop would redo exp
     ("%q = mul %x, %x : f64", "%q = load %lo[%i] {inbounds = true} : f64"),  # reads d otherwise
+    ("%q = mul %x, %x : f64", "%q = mul %x, %acc : f64"),             # needs the carried sum
     (" {reassoc = true}", ""),                                          # sums in program order
 ])
 def test_loops_it_must_not_split_are_left_alone(change):

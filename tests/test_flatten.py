@@ -5,7 +5,8 @@ loop-written stencil's.
 The pass alone on hand-written IR (source indexed at start + j, one sum
 shared by a load and its store, the same results in the interpreter;
 untouched where it must not apply), and the gradient of the in-place slice
-stencil: one reverse loop per step, no views, against finite differences."""
+stencil: one reverse loop per step, no views, against finite differences
+(the 2-D stencil's: tests/test_retime.py)."""
 import numpy as np
 import pytest
 
