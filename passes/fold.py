@@ -15,7 +15,9 @@ Invariants:
   its inlined body; a `while` whose condition is constant false becomes
   one run of its before region. A value a `for` carries that every
   iteration yields unchanged is its initial value, inside and after; in a
-  `for i = 0 to n step 1`, a broadcast index `i * cast(n != 1)` is i.
+  `for i = 0 to n step 1`, a broadcast index `i * cast(n != 1)` is i. A
+  `check` that cannot fail (one value against itself, constants that pass)
+  goes.
 - Removed ops leave their operands' definitions behind: run "dce" after.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ from collections import deque
 import numpy as np
 
 from ..ir import Block, Builder, Func, Op
+from ..ops.memory import check_holds
 from .driver import DEFAULT_OPTIONS, PassOptions, register, register_in_place
 from .rewrite import ValueMap, const_value, python_scalar
 
@@ -55,8 +58,8 @@ class _Folder:
 
     def visit(self, op: Op, block: Block) -> list[Op]:
         """Append op (or what replaces it) to block; return ops to inline."""
-        if op.name in _CONTROL:
-            return _CONTROL[op.name](self, op, block)
+        if op.name in _BY_NAME:
+            return _BY_NAME[op.name](self, op, block)
         if op.regions:
             return self.regions(op, block)
         if op.opdef.pure and op.name != "const" and self.fold_constant(op, block):
@@ -179,4 +182,14 @@ def _fold_while(f: _Folder, op: Op, block: Block) -> list[Op]:
     return f.inline(op, before, op.operands, condition.operands[1:])
 
 
-_CONTROL = {"if": _fold_if, "for": _fold_for, "while": _fold_while}
+def _fold_check(f: _Folder, op: Op, block: Block) -> list[Op]:
+    """A check of one value against itself, or of constants that pass, cannot fail: it goes."""
+    expected, actual = op.operands
+    k = [const_value(v) for v in op.operands]
+    if expected is actual or (None not in k and check_holds(op.attrs["kind"], int(k[0]), int(k[1]))):
+        return []
+    block.append(op)
+    return []
+
+
+_BY_NAME = {"if": _fold_if, "for": _fold_for, "while": _fold_while, "check": _fold_check}

@@ -7,8 +7,8 @@ a view composes); `transpose` permutes extents and strides (its result is
 strided unless the permutation is the identity); `reshape` re-reads a
 C-layout source row-major under new extents, which must be non-negative
 with the source's element count (else a ValueError); `check` only raises
-(a ValueError with its `message`) and is never removed or moved by
-passes, having no results; indices given to `load`/`store`/`view` are
+(a ValueError with its `message`) and is never moved by passes, nor removed
+unless it cannot fail (passes/fold.py); indices given to `load`/`store`/`view` are
 already normalized (non-negative, no wrap-around: the tracer handles
 Python's negative indices), so an out-of-range index is a bounds error.
 View slices are `start:stop:step` with absolute bounds: the length is
