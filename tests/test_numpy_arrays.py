@@ -282,6 +282,17 @@ def e_slice_edges(u):
     return np.sum(u[2:]) + np.sum(u[:-4]) + np.sum(u[4:-1] * u[3:-2]), u[6:].shape[0], u[1:-7].shape[0]
 
 
+def e_slice_bounds(u):
+    """Constant bounds on both sides of the ends, both directions, with the lengths."""
+    a, b, c, d, e, f = u[0:3], u[2:5], u[-3:], u[:-5], u[7:2], u[4:-4]
+    g, h, k, m, p, q = u[-8:-2], u[10:], u[:12], u[3:-1:2], u[-2:1:-1], u[::-3]
+    r, s, t, v, w = u[9:-12:-2], u[-20:20], u[5:-5:3], u[1:-1][1:-1], u[2:][:-2]
+    return (a.sum(), b.sum(), c.sum(), d.sum(), e.sum(), f.sum(), g.sum(), h.sum(), k.sum(), m.sum(),
+            p.sum(), q.sum(), r.sum(), s.sum(), t.sum(), v.sum(), w.sum(),
+            a.shape[0], e.shape[0], f.shape[0], h.shape[0], m.shape[0], p.shape[0], r.shape[0], t.shape[0],
+            v.shape[0], w.shape[0])
+
+
 def e_chained(x): return (0 < x) & (x < 1), np.logical_not(x > 0.5)
 def e_zero_d_inplace(x):
     x += 1
@@ -309,6 +320,19 @@ EDGE = [
     (e_argmin_empty_axis, (np.ones((2, 0)),)),
     (e_argmin_empty_axis, (np.ones((0, 2)),)),
     (e_chained, (np.linspace(-1, 2, 7),)),
+    (e_slice_bounds, (np.arange(1.0, 1.0),)),
+    (e_slice_bounds, (np.arange(1.0, 2.0),)),
+    (e_slice_bounds, (np.arange(1.0, 3.0),)),
+    (e_slice_bounds, (np.arange(1.0, 4.0),)),
+    (e_slice_bounds, (np.arange(1.0, 5.0),)),
+    (e_slice_bounds, (np.arange(1.0, 6.0),)),
+    (e_slice_bounds, (np.arange(1.0, 7.0),)),
+    (e_slice_bounds, (np.arange(1.0, 8.0),)),
+    (e_slice_bounds, (np.arange(1.0, 9.0),)),
+    (e_slice_bounds, (np.arange(1.0, 10.0),)),
+    (e_slice_bounds, (np.arange(1.0, 11.0),)),
+    (e_slice_bounds, (np.arange(1.0, 12.0),)),
+    (e_slice_bounds, (np.arange(1.0, 13.0),)),
     (e_slice_edges, (np.linspace(-1.0, 2.0, 0),)),
     (e_slice_edges, (np.linspace(-1.0, 2.0, 1),)),
     (e_slice_edges, (np.linspace(-1.0, 2.0, 2),)),
