@@ -11,8 +11,9 @@ Fused, each element is read and written once per step instead of twice.
 
 Invariants (loops are fused only when all hold):
 - Both are `for` loops with the same bound and step values, the step a
-  constant 1 or -1; the first carries nothing and has no results; neither
-  body contains a region op. The ops between them are pure (and cannot
+  constant 1 or -1; neither body contains a region op. The first may carry
+  values (a sum) when nothing between the loops and nothing in the second
+  uses its results: the fused loop carries them too, after the second's. The ops between them are pure (and cannot
   raise), or `tape_read`/`tape_drop` on a tape the first loop does not
   use: they move before the fused loop.
 - Memory: the bodies touch arrays only by `load`/`store` and tapes only by
@@ -38,7 +39,7 @@ from ..ir import Block, Func, Op, clone_op
 from ..types import TapeType
 from .accumulations import PrivateMemory
 from .driver import DEFAULT_OPTIONS, PassOptions, register
-from .rewrite import const_value, iv_offset, values_defined_in
+from .rewrite import ValueMap, const_value, iv_offset, values_defined_in
 
 MOVABLE_TAPE_OPS = frozenset({"tape_read", "tape_drop"})      # they never allocate, so never raise
 
@@ -46,15 +47,18 @@ MOVABLE_TAPE_OPS = frozenset({"tape_read", "tape_drop"})      # they never alloc
 @register("fuse-loops")
 def fuse_loops(func: Func, options: PassOptions = DEFAULT_OPTIONS) -> Func:
     new = func.clone()
-    _visit(new.body.block, PrivateMemory(new, options))
+    vmap = ValueMap()
+    _visit(new.body.block, PrivateMemory(new, options), vmap)
+    for op in new.walk():
+        vmap.apply(op)
     return new
 
 
-def _visit(block: Block, sharing: PrivateMemory) -> None:
+def _visit(block: Block, sharing: PrivateMemory, vmap: ValueMap) -> None:
     for op in block.ops:
         for region in op.regions:
             for b in region.blocks:
-                _visit(b, sharing)
+                _visit(b, sharing, vmap)
     ops = list(block.ops)
     k = 0
     while k < len(ops):
@@ -64,9 +68,13 @@ def _visit(block: Block, sharing: PrivateMemory) -> None:
         while first.name == "for" and j < len(ops) and ops[j].name != "for" and _movable(ops[j], first):
             between.append(ops[j])
             j += 1
-        if j < len(ops) and first.name == "for" and ops[j].name == "for" and _fusible(first, ops[j], sharing):
-            _prepend_body(first, ops[j])
-            ops = ops[:k] + between + ops[j:]
+        if j < len(ops) and first.name == "for" and ops[j].name == "for":
+            for op in (inner for o in [*between, ops[j]] for inner in o.walk()):
+                vmap.apply(op)          # they may use an earlier fused loop's results
+        if (j < len(ops) and first.name == "for" and ops[j].name == "for"
+                and _fusible(first, ops[j], between, sharing)):
+            fused = _fuse(first, ops[j], vmap)
+            ops = ops[:k] + between + [fused] + ops[j + 1:]
             k += len(between)
             continue
         k += 1
@@ -93,10 +101,12 @@ def _tapes(loop: Op) -> set:
     return {op.operands[0] for op in loop.regions[0].walk() if _on_tape(op)}
 
 
-def _fusible(first: Op, second: Op, sharing: PrivateMemory) -> bool:
+def _fusible(first: Op, second: Op, between: list[Op], sharing: PrivateMemory) -> bool:
     step = const_value(first.operands[2])
-    if (first.results or len(first.operands) != 3 or step not in (1, -1)
-            or any(x is not y for x, y in zip(first.operands[:3], second.operands[:3]))):
+    if step not in (1, -1) or any(x is not y for x, y in zip(first.operands[:3], second.operands[:3])):
+        return False
+    results = set(first.results)
+    if results and any(results.intersection(op.operands) for o in [*between, second] for op in o.walk()):
         return False
     a, b = _accesses(first), _accesses(second)
     if a is None or b is None or _tapes(first) & _tapes(second):
@@ -137,12 +147,24 @@ def _ordered(x, y, step: int, sharing: PrivateMemory, ivs, inside: set) -> bool:
     return c1 is not None and c2 is not None and (c2 - c1) * step <= 0
 
 
-def _prepend_body(first: Op, second: Op) -> None:
-    """Put a copy of first's body (its loop variable renamed to second's) in front of second's."""
-    body = second.regions[0].block
-    mapping = {first.regions[0].block.args[0]: body.args[0]}
-    moved = [clone_op(op, mapping) for op in first.regions[0].block.ops[:-1]]
-    rest = body.ops
+def _fuse(first: Op, second: Op, vmap: ValueMap) -> Op:
+    """The second loop with a copy of first's body in front of its own (first's loop variable
+    renamed to second's), also carrying first's values, after its own; first's results map to
+    the fused loop's last ones."""
+    body, head = second.regions[0].block, first.regions[0].block
+    carried = [body.add_arg(a.type, a.hint) for a in head.args[1:]]
+    mapping = dict(zip(head.args, [body.args[0], *carried]))
+    moved = [clone_op(op, mapping) for op in head.ops[:-1]]
+    rest, yielded = body.ops[:-1], body.ops[-1]
+    yielded.operands += [mapping.get(v, v) for v in head.ops[-1].operands]
     body.ops = []
-    for op in [*moved, *rest]:
+    for op in [*moved, *rest, yielded]:
         body.append(op)
+    types = [r.type for r in (*second.results, *first.results)]
+    hints = [r.hint for r in (*second.results, *first.results)]
+    fused = Op("for", [*second.operands, *first.operands[3:]], types, second.attrs, second.regions,
+               second.loc, hints)
+    second.regions = []
+    for old, new in zip((*second.results, *first.results), fused.results):
+        vmap.replace(old, new)
+    return fused

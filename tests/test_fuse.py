@@ -103,9 +103,29 @@ def test_loops_stay_apart_around_effects_errors_and_regions(change):
     assert _loops(run_pass(func, "fuse-loops", noalias_args=[0, 1, 2])) == 2
 
 
-def test_a_first_loop_with_results_stays_apart():
-    text = TWO_LOOPS.replace("  for %i = %lo to %hi step %step {", "  %c = for %i = %lo to %hi step %step iter_args(%n = %z) -> f64 {")
-    text = text.replace("    store %w, %a[%i] {inbounds = true}\n    yield\n", "    store %w, %a[%i] {inbounds = true}\n    yield %w\n")
+def _carrying(text=TWO_LOOPS):
+    """TWO_LOOPS whose first loop also sums what it stores, returned with the second's sum."""
+    text = text.replace("  for %i = %lo to %hi step %step {", "  %c = for %i = %lo to %hi step %step iter_args(%n = %z) -> f64 {")
+    text = text.replace("    store %w, %a[%i] {inbounds = true}\n    yield\n",
+                        "    store %w, %a[%i] {inbounds = true}\n    %n2 = add %n, %w : f64\n    yield %n2\n")
+    return text.replace("  return %s\n", "  %t = add %s, %c : f64\n  return %t\n")
+
+
+@pytest.mark.parametrize("lo,hi", [(0, 0), (0, 1), (0, 5), (2, 7)])
+def test_a_first_loop_that_carries_a_sum_fuses_and_keeps_its_result(lo, hi):
+    before = _func(0, text=_carrying())
+    after = run_pass(before, "fuse-loops", noalias_args=[0, 1, 2])
+    verify(after)
+    assert _loops(after) == 1
+    x = RNG.normal(size=8)
+    a1, a2, y1, y2 = np.zeros(9), np.zeros(9), np.zeros(9), np.zeros(9)
+    assert run(before, [a1, x, y1, lo, hi]) == run(after, [a2, x, y2, lo, hi])
+    np.testing.assert_array_equal(a1, a2)
+    np.testing.assert_array_equal(y1, y2)
+
+
+def test_a_first_loop_whose_sum_the_second_reads_stays_apart():
+    text = _carrying().replace("    %acc2 = add %acc, %k : f64", "    %acc2 = add %acc, %c : f64")
     func = _func(0, text=text)
     assert _loops(run_pass(func, "fuse-loops", noalias_args=[0, 1, 2])) == 2
 
@@ -144,3 +164,40 @@ def test_heat_adjoint_sweeps_once_per_step():
     read = next(k for k, line in enumerate(lines) if "tape_read" in line)
     header = max(k for k in range(read) if " for " in lines[k])
     assert any("store %0, %du[" in line for line in lines[header:read])
+
+
+THREE_LOOPS = """
+func @f(%a: array<f64,1,C>, %x: array<f64,1,C>, %n: i64) -> f64 {
+  %c0 = const 0 : i64
+  %c1 = const 1 : i64
+  %z = const 0.0 : f64
+  %s = for %i = %c0 to %n step %c1 iter_args(%acc = %z) -> f64 {
+    %v = load %x[%i] {inbounds = true} : f64
+    %acc2 = add %acc, %v : f64
+    yield %acc2
+  }
+  for %j = %c0 to %n step %c1 {
+    %w = load %x[%j] {inbounds = true} : f64
+    store %w, %a[%j] {inbounds = true}
+    yield
+  }
+  %t = for %k = %c0 to %n step %c1 iter_args(%b = %z) -> f64 {
+    %u = load %a[%k] {inbounds = true} : f64
+    %p = mul %u, %s : f64
+    %b2 = add %b, %p : f64
+    yield %b2
+  }
+  return %t
+}
+"""
+
+
+@pytest.mark.parametrize("n", [0, 1, 4])
+def test_a_fused_loops_sum_is_not_read_by_a_loop_fused_after_it(n):
+    """The first two loops fuse; the third reads the first's sum, so it stays after them."""
+    before = irad.parse_ir(THREE_LOOPS)["f"]
+    after = run_pass(before, "fuse-loops", noalias_args=[0, 1])
+    verify(after)
+    assert _loops(after) == 2
+    x = RNG.normal(size=4)
+    assert run(before, [np.zeros(4), x, n]) == run(after, [np.zeros(4), x, n])
