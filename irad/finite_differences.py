@@ -52,9 +52,10 @@ def _flatten(x):
 def finite_difference_gradient(f, args, eps=1e-6, first_element=False):
     """Central differences w.r.t. every numeric leaf; arguments are restored between calls."""
     values = primal_values(args)
+    implicit_const = any(isinstance(a, Duplicated) for a in args)   # API: the others are Const
     grads = []
     for k, v in enumerate(values):
-        if isinstance(args[k], Const):
+        if isinstance(args[k], Const) or (implicit_const and not isinstance(args[k], (Duplicated, Active))):
             grads.append(None)
             continue
         leaves, rebuild = _flatten(v)
@@ -100,8 +101,7 @@ def _replace(values, k, new):
 def check_gradient(f, *args, rtol=1e-6, atol=1e-8, eps=1e-6):
     """Compare irad's gradient with central finite differences; raise GradientMismatch."""
     adtype, args = _parse(args)
-    got = gradient(f, adtype, *[copy_tree(a) if not isinstance(a, (Duplicated, Const, Active)) else a
-                                for a in args])
+    got = gradient(f, adtype, *[_fresh(a) for a in args])
     want = finite_difference_gradient(f, args, eps)
     worst = _worst(got, want, rtol, atol, "")
     if worst is not None:
@@ -109,6 +109,16 @@ def check_gradient(f, *args, rtol=1e-6, atol=1e-8, eps=1e-6):
         raise GradientMismatch(f"gradient mismatch at {where}: irad {g!r}, finite differences {w!r}",
                                hint=f"rtol={rtol}, atol={atol}")
     return got
+
+
+def _fresh(arg):
+    """`arg` with copies of the arrays a mutating `f` may change, annotations kept (a
+    Duplicated's shadow too: the gradient accumulates there, as the caller asked)."""
+    if isinstance(arg, Const):
+        return Const(copy_tree(arg.val))
+    if isinstance(arg, Duplicated):
+        return Duplicated(copy_tree(arg.val), arg.dval)
+    return arg if isinstance(arg, Active) else copy_tree(arg)
 
 
 def _worst(got, want, rtol, atol, path):

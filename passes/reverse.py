@@ -289,6 +289,8 @@ class Reverser(PrimalValues):
             s = self.shadow_args[a]
         elif isinstance(a, OpResult) and a.op.name == "alloc":
             s = self.zeroed_shadow(a, ctx)
+        elif isinstance(a, BlockArg) and a.block is self.source.body.block:
+            s = self.zeroed_shadow(a, ctx)   # a Const argument that receives active values
         elif isinstance(a, OpResult) and a.op.name == "if":
             s = self.zeroed_shadow(a, ctx)
         elif isinstance(a, OpResult) and a.op.name == "for" and a.index in (self.permutation(a.op) or {}):

@@ -76,3 +76,11 @@ def mutates(x):
     for i in range(len(x)):
         x[i] = x[i] * x[i]
     return x[0] + x[1]
+
+
+def wave(u, v, c, steps):
+    """A leapfrog-like wave step: the velocity array v receives values that depend on u."""
+    for _ in range(steps):
+        v[1:-1] += c * (u[:-2] - 2.0 * u[1:-1] + u[2:])
+        u += 0.1 * v
+    return np.sum(u * u)

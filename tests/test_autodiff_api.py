@@ -127,6 +127,30 @@ def test_active_and_const_annotations():
     assert irad.gradient(ap.mul3, AD, irad.Active(2.0), irad.Const(3.0), 5.0) == (15.0, None, 6.0)
 
 
+@pytest.mark.parametrize("adtype", [irad.AutoReverse(), irad.AutoInterpreter()], ids=["native", "interp"])
+def test_a_const_array_that_receives_active_values_passes_their_derivatives_on(adtype):
+    """Const means "no gradient for this argument", not "its contents are constant": reverse
+    mode keeps a private shadow for it, so the other gradients are the ones a plain argument
+    gives, and its own is None."""
+    u = np.sin(np.linspace(0.0, 3.0, 7))
+    const = irad.gradient(ap.wave, adtype, u.copy(), irad.Const(np.zeros(7)), 0.3, irad.Const(4))
+    plain = irad.gradient(ap.wave, adtype, u.copy(), np.zeros(7), 0.3, irad.Const(4))
+    assert const[1] is None and const[3] is None
+    np.testing.assert_allclose(const[0], plain[0], rtol=1e-13)
+    assert const[2] == pytest.approx(plain[2], rel=1e-13)
+
+
+def test_check_gradient_restores_const_and_duplicated_arrays_between_evaluations():
+    u, v = np.sin(np.linspace(0.0, 3.0, 7)), np.zeros(7)
+    irad.check_gradient(ap.wave, u, irad.Const(v), 0.3, irad.Const(4))
+    dup = irad.Duplicated(u)
+    irad.check_gradient(ap.wave, dup, irad.Const(v), irad.Active(0.3), irad.Const(4))
+    irad.check_gradient(ap.wave, dup, v, 0.3, 4)       # with a Duplicated, the others are Const
+    np.testing.assert_array_equal(v, np.zeros(7))
+    np.testing.assert_array_equal(u, np.sin(np.linspace(0.0, 3.0, 7)))
+    assert np.any(dup.dval != 0.0)
+
+
 def test_finite_differences_adtype():
     g = irad.gradient(lambda x: 2.0 * x[0] + 2.0 * x[1], irad.AutoFiniteDifferences(), np.array([1.0, 2.0]))
     np.testing.assert_allclose(g[0], [2.0, 2.0], rtol=1e-6)
