@@ -27,10 +27,11 @@ Invariants (a loop is split only when all hold):
   by the same `i + c`: `dpos[j, 0]`, `dpos[j, 1]`), and the loop touches every accumulated
   array through accumulations only.
 - Piece k holds the k-th accumulation of every such array (the others stay in piece 0) and the
-  ops it needs, recomputed: only cheap ones (no `expensive` math, no `tape_read`) and none
-  that reads a carried value (a register `retime.py` carries) outside piece 0. Piece 0 keeps the carried values and the results; the last piece clears, after
-  every piece has read. Each contribution is added once; per element only the order of the
-  sums changes, which `reassoc` allows.
+  ops it needs, recomputed: outside piece 0 only cheap ones (no `expensive` math, no
+  `tape_read`) and none that reads a carried value (a register `retime.py` carries). Piece 0
+  keeps the carried values and the results; the last piece clears, after every piece has
+  read. Each contribution is added once; per element only the order of the sums changes,
+  which `reassoc` allows.
 """
 from __future__ import annotations
 

@@ -13,9 +13,10 @@ Invariants (loops are fused only when all hold):
 - Both are `for` loops with the same bound and step values, the step a
   constant 1 or -1; neither body contains a region op. The first may carry
   values (a sum) when nothing between the loops and nothing in the second
-  uses its results: the fused loop carries them too, after the second's. The ops between them are pure (and cannot
-  raise), or `tape_read`/`tape_drop` on a tape the first loop does not
-  use: they move before the fused loop.
+  uses its results: the fused loop carries them too, after the second's.
+  The ops between them are pure (and cannot raise), or
+  `tape_read`/`tape_drop` on a tape the first loop does not use: they
+  move before the fused loop.
 - Memory: the bodies touch arrays only by `load`/`store` and tapes only by
   tape ops, no tape in both. For every pair of accesses, one from each
   loop, at least one a store, on arrays that may share memory: both are

@@ -17,9 +17,9 @@ casts; the IR never promotes implicitly); `evaluate` uses NumPy scalars so
 the interpreter keeps float32 float32 and wraps int64 on overflow; `//` and
 `%` floor like Python; `min`/`max` are Python's (`min(a, b)` is
 `b if b < a else a`); math functions and float `pow` are the C library's
-(ops/libm.py), as in native code and CPython, never NumPy's SIMD variants. `partials` gives one derivative expression per operand
-(Enzyme's table style); `jvp`/`vjp` are derived from it unless an op states
-them directly.
+(ops/libm.py), as in native code and CPython, never NumPy's SIMD variants.
+`partials` gives one derivative expression per operand (Enzyme's table
+style); `jvp`/`vjp` are derived from it unless an op states them directly.
 """
 from __future__ import annotations
 
