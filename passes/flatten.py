@@ -68,6 +68,7 @@ def _index_source(op: Op, view: Op, sums: dict) -> None:
 
 
 def _sum(op: Op, index, start, sums: dict):
+    """index + start, made once per block, before its first use (`op`)."""
     if const_value(start) == 0:
         return index
     block = op.parent
