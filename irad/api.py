@@ -149,8 +149,9 @@ def optimize(func, options, then: str = ""):
 
 
 # A compiled primal also gets its loops over (n, K) arrays versioned on K (passes/specialize.py),
-# which LLVM vectorizes; gradients specialize after reverse mode instead (irad/autodiff.py).
-PRIMAL_PASSES = "specialize-extents,dce"
+# which LLVM vectorizes, and copy-back loops fused into the loops that fill their scratch arrays
+# (passes/copyback.py); gradients specialize after reverse mode instead (irad/autodiff.py).
+PRIMAL_PASSES = "specialize-extents,fuse-copy-back,fold,cse,licm,dce"
 
 
 def output_builder(tree):
