@@ -20,13 +20,16 @@ loop does not fill it.)
 
 Invariants (loops are fused only when all hold):
 - Both are `for` loops with the same bound values and step 1, carrying nothing. The second's
-  body is exactly `x = tmp[i]; u[i] = x`, with `tmp` fresh memory (an `alloc`) and u 1-D.
-- The first's body holds no region op and only pure ops that cannot raise, loads of u at
-  i + c with c >= -1 (the only loads), and one store, `tmp[i] = v`.
-- The fused copy runs only when every access is in bounds (checked once, before it): u at
-  lo + cmin and hi - 1 + cmax, tmp at lo and hi - 1. So no error can come between its stores;
-  otherwise the original loops run and raise where they did. Every element of u and tmp
-  ends with the value the two loops give it.
+  body is exactly `x = tmp[i]; u[i] = x`, with `tmp` fresh memory (an `alloc`) and u a 1-D
+  array or a step-1 slice of one at a constant start (`u[1:-1] = ...`).
+- The first's body holds no region op and only pure ops that cannot raise, loads of u's
+  array at i + c (directly or through such slices; c relative to the element written) with
+  c >= -1, which are its only loads, and one store, `tmp[i] = v`.
+- The fused copy runs only when every access is in bounds (checked once, before it: each
+  array, view or not, at the first and the last i). So no error can come between its stores;
+  otherwise the original loops run and raise where they did. A slice's element is its
+  array's element start + i, which the fused loop's own stores use. Every element of u and
+  tmp ends with the value the two loops give it.
 """
 from __future__ import annotations
 
@@ -42,10 +45,12 @@ from .rewrite import const_value, iv_offset
 @dataclass
 class Plan:
     tmp: Value
-    u: Value
+    base: Value         # the 1-D array the second loop writes, directly or through a slice
+    start: int          # where that slice starts in base (0: base itself)
     fill: Op            # the store tmp[i] = v in the first loop
-    cmin: int           # the offsets of the first loop's loads of u
+    cmin: int           # offsets, relative to the written element, of the first loop's loads
     cmax: int
+    accesses: list      # (array, k): every access is array[i + k]
     keep_fill: bool = True      # False when nothing but the copy ever reads tmp
 
 
@@ -98,12 +103,28 @@ def _plan(first: Op, second: Op, memory: PrivateMemory, readers: dict) -> Plan |
             or copy[1].operands[2:] != [j] or copy[1].operands[0] is not copy[0].result):
         return None
     tmp, u = copy[0].operands[0], copy[1].operands[1]
-    if u.type.ndim != 1 or not _fresh(tmp, memory) or memory.roots.get(u) is None or memory.roots[u] & memory.roots[tmp]:
+    written = _in_base(u)
+    if (written is None or not _fresh(tmp, memory) or memory.roots.get(u) is None
+            or memory.roots[u] & memory.roots[tmp]):
         return None
-    plan = _first_loop(first, tmp, u)
+    plan = _first_loop(first, tmp, *written)
     if plan is not None:
+        plan.accesses.append((u, 0))
         plan.keep_fill = readers.get(tmp, []) != [copy[0]]
     return plan
+
+
+def _in_base(array: Value) -> tuple | None:
+    """(base, start) when `array` is a 1-D array or a step-1 slice of one at a constant start."""
+    view = getattr(array, "op", None)
+    if view is None or view.name != "view":
+        return (array, 0) if array.type.ndim == 1 else None
+    if view.attrs["spec"] != "s":
+        return None
+    _, start, _, step = view.operands
+    if const_value(step) != 1 or const_value(start) is None:
+        return None
+    return view.operands[0], int(const_value(start))
 
 
 def _fresh(array: Value, memory: PrivateMemory) -> bool:
@@ -111,15 +132,19 @@ def _fresh(array: Value, memory: PrivateMemory) -> bool:
     return bool(roots) and all(r[0] == "alloc" for r in roots)
 
 
-def _first_loop(loop: Op, tmp: Value, u: Value) -> Plan | None:
+def _first_loop(loop: Op, tmp: Value, base: Value, start: int) -> Plan | None:
     """The plan when the first loop's body is as the module docstring requires."""
     i = loop.regions[0].block.args[0]
-    offsets, fills = [], []
+    offsets, fills, accesses = [], [], []
     for op in loop.regions[0].block.ops[:-1]:
         if op.regions:
             return None
-        if op.name == "load" and op.operands[0] is u and iv_offset(op.operands[1], i) is not None:
-            offsets.append(iv_offset(op.operands[1], i))
+        if op.name == "load":
+            where, k = _in_base(op.operands[0]), iv_offset(op.operands[1], i)
+            if where is None or where[0] is not base or k is None:
+                return None
+            offsets.append(where[1] + k - start)
+            accesses.append((op.operands[0], k))
         elif op.name == "store" and op.operands[1] is tmp and op.operands[2:] == [i]:
             fills.append(op)
         elif not op.opdef.pure or op.opdef.can_fail:
@@ -127,7 +152,7 @@ def _first_loop(loop: Op, tmp: Value, u: Value) -> Plan | None:
     cmin, cmax = (min(offsets), max(offsets)) if offsets else (0, 0)
     if len(fills) != 1 or cmin < -1:
         return None
-    return Plan(tmp, u, fills[0], cmin, cmax)
+    return Plan(tmp, base, start, fills[0], cmin, cmax, [*accesses, (tmp, 0)])
 
 
 def _fused(first: Op, second: Op, plan: Plan) -> list[Op]:
@@ -135,12 +160,10 @@ def _fused(first: Op, second: Op, plan: Plan) -> list[Op]:
     b = Builder(outer, loc=first.loc)
     lo, hi = first.operands[:2]
     zero = b.const(0, I64)
-    conditions = [b.lt(lo, hi), b.le(zero, _plus(b, lo, plan.cmin)),
-                  b.lt(_plus(b, hi, plan.cmax - 1), b.dim(plan.u, axis=0)),
-                  b.le(zero, lo), b.le(hi, b.dim(plan.tmp, axis=0))]
-    cond = conditions[0]
-    for c in conditions[1:]:
-        cond = b.emit("and", cond, c)
+    cond = b.lt(lo, hi)
+    for array, k in plan.accesses:          # array[i + k] in bounds for i = lo and i = hi - 1
+        cond = b.emit("and", cond, b.le(zero, _plus(b, lo, k)))
+        cond = b.emit("and", cond, b.lt(_plus(b, hi, k - 1), b.dim(array, axis=0)))
     then, other = Block(), Block()
     _one_sweep(Builder(then, loc=first.loc), first, plan)
     Builder(then).emit("yield")
@@ -152,11 +175,12 @@ def _fused(first: Op, second: Op, plan: Plan) -> list[Op]:
 
 
 def _one_sweep(b: Builder, first: Op, plan: Plan) -> None:
-    """The fused loop (see the module docstring), its accesses marked in bounds."""
+    """The fused loop (see the module docstring), its accesses marked in bounds. Its own
+    accesses index the base array: element i of the written slice is base[start + i]."""
     lo, hi, step = first.operands[:3]
     lag = -plan.cmin
     old = first.regions[0].block
-    body = Block([old.args[0].type, *([plan.u.type.dtype] * lag)], [old.args[0].hint, *(["prev"] * lag)])
+    body = Block([old.args[0].type, *([plan.base.type.dtype] * lag)], [old.args[0].hint, *(["prev"] * lag)])
     mapping = {old.args[0]: body.args[0]}
     for op in old.ops[:-1]:
         if op is plan.fill and not plan.keep_fill:
@@ -168,14 +192,14 @@ def _one_sweep(b: Builder, first: Op, plan: Plan) -> None:
     value = mapping.get(plan.fill.operands[0], plan.fill.operands[0])
     ib = Builder(body, loc=first.loc)
     if lag:
-        ib.store(body.args[1], plan.u, _plus(ib, body.args[0], -1), inbounds=True)
+        ib.store(body.args[1], plan.base, _plus(ib, body.args[0], plan.start - 1), inbounds=True)
         ib.emit("yield", value)
-        start = b.load(plan.u, _plus(b, lo, -1), inbounds=True)
+        start = b.load(plan.base, _plus(b, lo, plan.start - 1), inbounds=True)
         loop = b.block.append(Op("for", [lo, hi, step, start], [start.type], first.attrs, [Region([body])],
                                  first.loc))
-        b.store(loop.result, plan.u, _plus(b, hi, -1), inbounds=True)
+        b.store(loop.result, plan.base, _plus(b, hi, plan.start - 1), inbounds=True)
     else:
-        ib.store(value, plan.u, body.args[0], inbounds=True)
+        ib.store(value, plan.base, _plus(ib, body.args[0], plan.start), inbounds=True)
         ib.emit("yield")
         b.block.append(Op("for", [lo, hi, step], [], first.attrs, [Region([body])], first.loc))
 

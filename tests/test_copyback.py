@@ -1,9 +1,10 @@
 """passes/copyback.py: a copy-back loop runs inside the loop that fills its scratch array.
 
 Compiled primals against CPython for every length (including the ones
-where the loops do not run), the fused sweep in the optimized IR, the
-loops it must leave alone, and an out-of-range access that raises where
-CPython raises, with the same array contents."""
+where the loops do not run), written with loops and with slices, the
+fused sweep in the optimized IR, the loops it must leave alone, and an
+out-of-range access that raises where CPython raises, with the same array
+contents."""
 import numpy as np
 import pytest
 
@@ -67,6 +68,28 @@ def out_of_range(u, k):
     return tmp
 
 
+def slices(u, steps, alpha):
+    for _ in range(steps):
+        u[1:-1] = u[1:-1] + alpha * (u[:-2] - 2.0 * u[1:-1] + u[2:])
+    return u.shape[0]
+
+
+def augmented(u, steps, alpha):
+    for _ in range(steps):
+        u[1:-1] += alpha * (u[:-2] - 2.0 * u[1:-1] + u[2:])
+    return u.shape[0]
+
+
+def slices_two_behind(u, alpha):
+    u[2:] = u[2:] - alpha * u[:-2]
+    return u[0]
+
+
+def slices_of_another(u, w, alpha):
+    u[1:-1] = u[1:-1] + alpha * (w[:-2] - w[2:])
+    return u[0]
+
+
 def _optimized(fn, *args):
     return irad.jit(fn).ir(*args, stage="optimized")
 
@@ -121,3 +144,28 @@ def test_an_out_of_range_read_raises_before_any_copy():
         irad.jit(out_of_range)(got, 1)
     np.testing.assert_array_equal(got, u)
     np.testing.assert_array_equal(irad.jit(out_of_range)(u.copy(), 0)[1:], (u[:-1] + u[1:]))
+
+
+@pytest.mark.parametrize("fn", [slices, augmented])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4, 9, 16])
+def test_slice_stencils_give_python_results(fn, n):
+    """The copy goes through the view u[1:-1]; the fused loop indexes u itself."""
+    u = np.sin(np.linspace(0.0, 3.0, n))
+    want, got = u.copy(), u.copy()
+    assert irad.jit(fn)(got, 4, 0.2) == fn(want, 4, 0.2)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("fn", [slices, augmented])
+def test_slice_stencils_sweep_once(fn):
+    assert "iter_args(%prev" in _optimized(fn, np.ones(6), 2, 0.2)
+
+
+@pytest.mark.parametrize("fn,args", [(slices_two_behind, (np.ones(6), 0.5)),
+                                     (slices_of_another, (np.ones(6), np.ones(6), 0.5))])
+def test_slices_it_must_not_fuse_are_left_alone(fn, args):
+    assert "iter_args(%prev" not in _optimized(fn, *args)
+    u = np.linspace(1.0, 2.0, 6)
+    want, got = u.copy(), u.copy()
+    assert irad.jit(fn)(got, *args[1:]) == fn(want, *args[1:])
+    np.testing.assert_array_equal(got, want)

@@ -97,7 +97,7 @@ def test_slice_stencil_adjoint_is_one_retimed_loop_per_step():
 
 def test_slice_stencil_primal_loop_indexes_plainly():
     text = irad.jit(heat_slices).ir(np.ones(6), 2, 0.2, stage="optimized")
-    assert " mul %i" not in text and text.count(" = max ") == 1
+    assert " mul %i" not in text and "check" not in text
 
 
 @pytest.mark.parametrize("n", [1, 2, 3, 4, 9])
