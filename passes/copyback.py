@@ -28,8 +28,9 @@ Invariants (loops are fused only when all hold):
 - The fused copy runs only when every access is in bounds (checked once, before it: each
   array, view or not, at the first and the last i). So no error can come between its stores;
   otherwise the original loops run and raise where they did. A slice's element is its
-  array's element start + i, which the fused loop's own stores use. Every element of u and
-  tmp ends with the value the two loops give it.
+  array's element start + i, which the fused loop's own stores use. Every element of u ends
+  with the value the two loops give it, and so does every element of tmp when anything but
+  the copy reads tmp.
 """
 from __future__ import annotations
 
