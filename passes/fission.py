@@ -18,8 +18,8 @@ dependence:
 
 Invariants (a loop is split only when all hold):
 - It is a `for` with a constant step whose body holds no region op and nothing that can raise:
-  pure ops, `dim`, `tape_read`, `inbounds` loads, the accumulations (`accumulations.py`), and
-  read-and-clear stores: `A[index] = constant` after a load of the same element, where the
+  pure ops (`dim` among them), `tape_read`, `inbounds` loads, the accumulations
+  (`accumulations.py`), and read-and-clear stores: `A[index] = constant` after a load of the same element, where the
   index holds the loop variable and loop-invariant values only (each iteration clears its own
   element), A is private and the loop touches its memory at that element only.
 - Some private array (its roots, `runtime/alias.py`, through views) receives accumulations at
@@ -40,7 +40,7 @@ from .accumulations import Accumulation, PrivateMemory, accumulations, rewrite_l
 from .driver import DEFAULT_OPTIONS, PassOptions, register
 from .rewrite import ValueMap, const_op, iv_offset, values_defined_in
 
-READS = ("load", "dim", "tape_read")
+READS = ("load", "tape_read")           # the reads a split loop may hold besides pure ops
 
 
 @register("split-accumulations")

@@ -14,7 +14,7 @@ start + j (`ops/memory.py`), in range.
 from __future__ import annotations
 
 from ..ir import Func, Op
-from ..ops.memory import VIEW_OPERANDS
+from ..ops.memory import view_axes
 from .driver import DEFAULT_OPTIONS, PassOptions, register
 from .rewrite import const_value
 
@@ -39,12 +39,8 @@ def _unit_slices(op: Op) -> Op | None:
     view = getattr(array, "op", None)
     if view is None or view.name != "view":
         return None
-    operands = iter(view.operands[1:])
-    for kind in view.attrs["spec"]:
-        taken = [next(operands) for _ in range(VIEW_OPERANDS[kind])]
-        if kind == "s" and const_value(taken[2]) != 1:
-            return None
-    return view
+    unit = all(kind != "s" or const_value(taken[2]) == 1 for kind, taken in view_axes(view))
+    return view if unit else None
 
 
 def _index_source(op: Op, view: Op, sums: dict) -> None:
@@ -53,9 +49,8 @@ def _index_source(op: Op, view: Op, sums: dict) -> None:
     before the block's first access with that start and index, which the others share (a load
     and the store that accumulates into the same element must name one index value)."""
     first = 1 if op.name == "load" else 2
-    indices, operands, source_index = iter(op.operands[first:]), iter(view.operands[1:]), []
-    for kind in view.attrs["spec"]:
-        taken = [next(operands) for _ in range(VIEW_OPERANDS[kind])]
+    indices, source_index = iter(op.operands[first:]), []
+    for kind, taken in view_axes(view):
         if kind == "i":
             source_index.append(taken[0])
         elif kind == "s":

@@ -72,12 +72,10 @@ def _visit(block: Block, sharing: PrivateMemory, vmap: ValueMap) -> None:
         if j < len(ops) and first.name == "for" and ops[j].name == "for":
             for op in (inner for o in [*between, ops[j]] for inner in o.walk()):
                 vmap.apply(op)          # they may use an earlier fused loop's results
-        if (j < len(ops) and first.name == "for" and ops[j].name == "for"
-                and _fusible(first, ops[j], between, sharing)):
-            fused = _fuse(first, ops[j], vmap)
-            ops = ops[:k] + between + [fused] + ops[j + 1:]
-            k += len(between)
-            continue
+            if _fusible(first, ops[j], between, sharing):
+                ops = ops[:k] + between + [_fuse(first, ops[j], vmap)] + ops[j + 1:]
+                k += len(between)
+                continue
         k += 1
     block.ops = []
     for op in ops:

@@ -113,13 +113,12 @@ def _shifted_access(acc: Accumulation, iv: Value, inside: set) -> Shifted | None
     return Shifted(*acc.ops, *varying[0])
 
 
-def _group(accs) -> Group | None:
-    """The accumulations, when they share one axis and the other indices at distinct offsets."""
-    items = sorted(accs, key=lambda a: a.offset)
+def _group(row) -> Group | None:
+    """A row's accumulations (one axis, the same other indices), when there are two or more, at
+    distinct offsets no more than MAX_SPAN apart."""
+    items = sorted(row, key=lambda a: a.offset)
     offsets = [a.offset for a in items]
-    others = {tuple(v for k, v in enumerate(a.index) if k != a.axis) for a in items}
-    if (len(items) < 2 or len({a.axis for a in items}) != 1 or len(others) != 1
-            or len(set(offsets)) != len(offsets) or offsets[-1] - offsets[0] > MAX_SPAN):
+    if len(items) < 2 or len(set(offsets)) != len(offsets) or offsets[-1] - offsets[0] > MAX_SPAN:
         return None
     return Group(items)
 

@@ -47,6 +47,12 @@ def _dim_rule(types, attrs):
     return [I64]
 
 
+def view_axes(view) -> list[tuple[str, list]]:
+    """(kind, its operands) for each entry of a `view` op's spec."""
+    operands = iter(view.operands[1:])
+    return [(kind, [next(operands) for _ in range(VIEW_OPERANDS[kind])]) for kind in view.attrs["spec"]]
+
+
 def _simplify_dim(b, op, k):
     """The extent of a view's axis from the view's operands: `max(stop - start, 0)` for a slice
     with step 1, the source's extent for a full axis, 1 for a new one. Slices of one length then
@@ -54,9 +60,8 @@ def _simplify_dim(b, op, k):
     view = getattr(op.operands[0], "op", None)
     if view is None or view.name != "view":
         return None
-    operands, axis, source_axis = iter(view.operands[1:]), 0, 0
-    for kind in view.attrs["spec"]:
-        taken = [next(operands) for _ in range(VIEW_OPERANDS[kind])]
+    axis, source_axis = 0, 0
+    for kind, taken in view_axes(view):
         if kind != "i" and axis == op.attrs["axis"]:
             if kind == "n":
                 return b.const(1, I64)

@@ -452,10 +452,10 @@ class Expressions:
             raise TypingError("slice step cannot be zero", self.loc)
         lo, hi = (0, n) if step > 0 else (-1, self.binary("-", n, 1))
         up = step > 0
-        start = hi if (s.start is None and step < 0) else (0 if s.start is None else
-                                                            self.clamp(s.start, n, lo, hi, up and "start"))
-        stop = n if (s.stop is None and step > 0) else (-1 if s.stop is None else
-                                                        self.clamp(s.stop, n, lo, hi, up and "stop"))
+        start = hi if (s.start is None and not up) else (0 if s.start is None else
+                                                          self.clamp(s.start, n, lo, hi, "start" if up else None))
+        stop = n if (s.stop is None and up) else (-1 if s.stop is None else
+                                                  self.clamp(s.stop, n, lo, hi, "stop" if up else None))
         return self.index(start), self.index(stop), self.index(step)
 
     def clamp(self, bound, n, lo, hi, keep=None):
